@@ -1,0 +1,44 @@
+# Two promises: `make run` brings the whole console up, `make test` runs the whole suite.
+# Both create .venv and install everything on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
+# Debian packages: a CJK font for the simulator's captions, Chromium for the browser tests.
+SYSTEM_PACKAGES := fonts-wqy-microhei chromium
+
+.PHONY: run test test-unit test-browser system-packages clean
+
+run: $(INSTALLED) $(NODE_INSTALLED) system-packages
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py runconsole
+
+test: $(INSTALLED) $(NODE_INSTALLED) system-packages
+	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/browser -p no:asyncio; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+system-packages:
+	@missing=""; for pkg in $(SYSTEM_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Please install these Debian packages first: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) node_modules var staticfiles

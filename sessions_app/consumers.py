@@ -1,0 +1,86 @@
+"""WebSocket consumers: live updates of the dashboard and of one session's page."""
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from . import broadcast, roles, selectors
+from .models import LiveSession
+
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+
+
+class JsonConsumer(AsyncJsonWebsocketConsumer):
+    """Answers frames that are not JSON objects with an error instead of dropping the socket."""
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if text_data is None:
+            await self.send_json({"type": "error", "message": "binary frames are not accepted; send JSON text"})
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_json({"type": "error", "message": "the message is not valid JSON"})
+            return
+        if not isinstance(content, dict):
+            await self.send_json({"type": "error", "message": "the message must be a JSON object"})
+            return
+        await self.receive_json(content, **kwargs)
+
+
+class DashboardConsumer(JsonConsumer):
+    async def connect(self):
+        if not await database_sync_to_async(roles.can_view)(self.scope["user"]):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.channel_layer.group_add(broadcast.DASHBOARD_GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard(broadcast.DASHBOARD_GROUP, self.channel_name)
+
+    async def session_update(self, message):
+        await self.send_json({"type": "session", "session": message["session"]})
+
+
+class SessionConsumer(JsonConsumer):
+    """The session page's socket: status changes and events of one session."""
+
+    group = None
+
+    async def connect(self):
+        user = self.scope["user"]
+        pk = self.scope["url_route"]["kwargs"]["pk"]
+        if not await database_sync_to_async(roles.can_view)(user):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if not await LiveSession.objects.filter(pk=pk).aexists():
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.session_pk = pk
+        self.group = broadcast.session_group(pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        # A page that reconnects may have missed changes: start it from the current state.
+        await self.send_json({"type": "session", "session": await self._summary()})
+
+    @database_sync_to_async
+    def _summary(self) -> dict:
+        session = LiveSession.objects.select_related("account", "project", "asset", "created_by").get(
+            pk=self.session_pk)
+        return selectors.session_summary(session)
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        await self.send_json({"type": "error", "message": "this socket does not accept commands yet"})
+
+    async def session_update(self, message):
+        await self.send_json({"type": "session", "session": message["session"]})
+
+    async def session_event(self, message):
+        await self.send_json({"type": "event", "event": message["event"]})

@@ -1,0 +1,225 @@
+from django.conf import settings
+from django.db import models
+
+from . import crypto
+
+GW_MAINLAND = "https://gw.tvs.qq.com"
+
+
+class Account(models.Model):
+    """One set of cloud credentials. The accesstoken is stored encrypted and never shown back."""
+
+    name = models.CharField(max_length=100, unique=True)
+    uin = models.CharField("UIN", max_length=32, blank=True)
+    base_url = models.URLField("Base URL", default=GW_MAINLAND)
+    appkey = models.CharField(max_length=64, unique=True)
+    accesstoken_encrypted = models.TextField(editable=False)
+    concurrency_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Purchased concurrent sessions, when known."
+    )
+    orphan_autoclose_minutes = models.PositiveIntegerField(
+        null=True, blank=True, default=10,
+        help_text="Close sessions unknown to the console after this long; empty = never.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def accesstoken(self) -> str:
+        return crypto.decrypt(self.accesstoken_encrypted)
+
+    def set_accesstoken(self, value: str) -> None:
+        self.accesstoken_encrypted = crypto.encrypt(value)
+
+
+class Project(models.Model):
+    """A platform project (VirtualmanProjectId)."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="projects")
+    project_id = models.CharField("VirtualmanProjectId", max_length=64)
+    name = models.CharField(max_length=100)
+    has_bot = models.BooleanField(default=False, help_text="Bound to a dialogue bot or LLM.")
+    idle_limit_seconds = models.PositiveIntegerField(default=300)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["account", "project_id"], name="unique_project_per_account")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Asset(models.Model):
+    """An avatar asset (AssetVirtualmanKey)."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="assets")
+    asset_key = models.CharField("AssetVirtualmanKey", max_length=64)
+    name = models.CharField(max_length=100)
+    idle_limit_seconds = models.PositiveIntegerField(default=300)
+    action_codes = models.CharField(
+        max_length=500, blank=True, help_text="Gesture codes for <insert-action>, comma separated."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["account", "asset_key"], name="unique_asset_per_account")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LiveSession(models.Model):
+    class Status(models.TextChoices):
+        PREPARING = "preparing"
+        READY = "ready"
+        STARTED = "started"
+        CLOSING = "closing"
+        CLOSED = "closed"
+        FAILED = "failed"
+
+    LIVE_STATUSES = (Status.PREPARING, Status.READY, Status.STARTED)
+
+    class Protocol(models.TextChoices):
+        RTMP = "rtmp", "RTMP (HTTP-FLV in the page)"
+        WEBRTC = "webrtc", "WebRTC (LEB)"
+        TRTC = "trtc", "TRTC room"
+
+    class DriverType(models.IntegerChoices):
+        TEXT = 1, "Text"
+        AUDIO = 3, "Audio and text"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="sessions")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions")
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cloud_session_id = models.CharField("SessionId", max_length=64, unique=True)
+    user_id = models.CharField("UserId", max_length=64)
+    protocol = models.CharField(max_length=8, choices=Protocol.choices)
+    driver_type = models.PositiveSmallIntegerField(choices=DriverType.choices)
+    stream_max_interval = models.PositiveIntegerField(default=2000)
+    auto_start = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARING)
+    # May carry TRTC signatures: only ever turned into a derived, signature-free URL for browsers.
+    play_stream_addr = models.TextField(blank=True)
+    speak_status = models.CharField(max_length=32, blank=True)
+    is_orphan = models.BooleanField(default=False, help_text="Found in the cloud, not created here.")
+    close_reason = models.CharField(max_length=200, blank=True)
+    close_type = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    idle_warned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="session_status_created"),
+            models.Index(fields=["account", "created_at"], name="session_account_created"),
+            models.Index(fields=["project", "created_at"], name="session_project_created"),
+            models.Index(fields=["asset", "created_at"], name="session_asset_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.cloud_session_id
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE_STATUSES
+
+    @property
+    def source_label(self) -> str:
+        if self.project_id:
+            return f"project {self.project}"
+        if self.asset_id:
+            return f"asset {self.asset}"
+        return "unknown source"
+
+
+class Utterance(models.Model):
+    """One drive command sent to the avatar, and what became of it."""
+
+    class Kind(models.TextChoices):
+        HTTP_TEXT = "http_text", "Text (HTTP)"
+        TEXT = "text", "Text"
+        STREAM = "stream", "Streamed text"
+        AUDIO = "audio", "Audio"
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        SPEAKING = "speaking"
+        DONE = "done"
+        INTERRUPTED = "interrupted"
+        FAILED = "failed"
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="utterances")
+    req_id = models.CharField(max_length=32, db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    text = models.TextField(blank=True)
+    audio_bytes = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class SessionEvent(models.Model):
+    """A status change, downstream event or error of a session, in order."""
+
+    class Kind(models.TextChoices):
+        STATUS = "status"
+        SPEAK = "speak"
+        LLM = "llm"
+        ERROR = "error"
+        NOTE = "note"
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    message = models.CharField(max_length=1000)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class AuditEntry(models.Model):
+    """One operator action. Rows are written once and never changed."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=40, db_index=True)
+    ok = models.BooleanField(default=True)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    session = models.ForeignKey(LiveSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit")
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["account", "created_at"], name="audit_account_created")]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("audit entries are immutable")
+        super().save(*args, **kwargs)

@@ -1,0 +1,117 @@
+"""Read-side queries and the browser-safe shapes of rows."""
+
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from .models import LiveSession, SessionEvent, Utterance
+
+
+def sessions_live() -> QuerySet[LiveSession]:
+    return (
+        LiveSession.objects.filter(status__in=LiveSession.LIVE_STATUSES + (LiveSession.Status.CLOSING,))
+        .select_related("account", "project", "asset", "created_by")
+        .order_by("-created_at")
+    )
+
+
+def sessions_recent(*, limit: int = 20) -> QuerySet[LiveSession]:
+    return (
+        LiveSession.objects.exclude(status__in=LiveSession.LIVE_STATUSES + (LiveSession.Status.CLOSING,))
+        .select_related("account", "project", "asset", "created_by")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def session_events(*, session: LiveSession) -> QuerySet[SessionEvent]:
+    return session.events.order_by("created_at", "id")
+
+
+def session_utterances(*, session: LiveSession) -> QuerySet[Utterance]:
+    return session.utterances.select_related("created_by").order_by("created_at", "id")
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def session_summary(session: LiveSession) -> dict:
+    """What a page may know about a session: never the play address or any credential."""
+    return {
+        "id": session.pk,
+        "session_id": session.cloud_session_id,
+        "status": session.status,
+        "speak_status": session.speak_status,
+        "source": session.source_label,
+        "account": session.account.name,
+        "creator": session.created_by.get_username() if session.created_by else "",
+        "protocol": session.protocol,
+        "driver_type": session.driver_type,
+        "is_orphan": session.is_orphan,
+        "created_at": _iso(session.created_at),
+        "ready_at": _iso(session.ready_at),
+        "started_at": _iso(session.started_at),
+        "closed_at": _iso(session.closed_at),
+        "close_reason": session.close_reason,
+        "error": session.error_message,
+        "url": reverse("session_detail", args=[session.pk]),
+    }
+
+
+def event_summary(event: SessionEvent) -> dict:
+    return {
+        "id": event.pk,
+        "kind": event.kind,
+        "message": event.message,
+        "data": event.data,
+        "at": _iso(event.created_at),
+    }
+
+
+def utterance_summary(utterance: Utterance) -> dict:
+    return {
+        "id": utterance.pk,
+        "req_id": utterance.req_id,
+        "kind": utterance.kind,
+        "text": utterance.text,
+        "audio_bytes": utterance.audio_bytes,
+        "state": utterance.state,
+        "error": utterance.error,
+        "by": utterance.created_by.get_username() if utterance.created_by else "",
+        "at": _iso(utterance.created_at),
+    }
+
+
+def _http_scheme_for(session: LiveSession) -> str:
+    # The gateway and the play domain are served alike: https in the cloud, http on a local one.
+    return "http" if session.account.base_url.startswith("http://") else "https"
+
+
+def player_source(session: LiveSession) -> dict | None:
+    """How the page should play this session, without the address's credentials.
+
+    rtmp:// and webrtc:// addresses have an HTTP-FLV twin at the same host and path plus .flv,
+    which is what Tencent's players fall back to; webrtc:// on the real cloud is played with the
+    LEB player first. TRTC sessions are joined as a separate viewer (see session_trtc_sign).
+    """
+    addr = session.play_stream_addr
+    if session.status not in (LiveSession.Status.READY, LiveSession.Status.STARTED) or not addr:
+        return None
+    parts = urlsplit(addr)
+    if parts.scheme == "trtc":
+        query = parse_qs(parts.query)
+        # Only the public parts: the avatar's own userSig and privateMapKey stay on the server.
+        return {
+            "kind": "trtc",
+            "room": parts.hostname or "",
+            "app_id": query.get("appId", [""])[0],
+            "avatar_user_id": query.get("virtualManUserId", [""])[0],
+        }
+    if parts.path.endswith(".m3u8"):
+        return {"kind": "hls", "url": urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))}
+    flv = urlunsplit((_http_scheme_for(session), parts.netloc, parts.path + ".flv", "", ""))
+    if parts.scheme == "webrtc" and _http_scheme_for(session) == "https":
+        leb = urlunsplit(("webrtc", parts.netloc, parts.path, "", ""))
+        return {"kind": "leb", "url": leb, "fallback": flv}
+    return {"kind": "flv", "url": flv}

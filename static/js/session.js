@@ -1,0 +1,82 @@
+import { connectLive, escapeText, sinceText } from "./live.js";
+import { SessionPlayer } from "./player.js";
+
+const root = document.getElementById("session");
+const statusEl = document.getElementById("session-status");
+const elapsedEl = document.getElementById("elapsed");
+const errorEl = document.getElementById("session-error");
+const eventsEl = document.getElementById("events");
+const startButton = document.getElementById("start-button");
+const closeButton = document.getElementById("close-button");
+const LIVE = new Set(["preparing", "ready", "started"]);
+const PLAYABLE = new Set(["ready", "started"]);
+const READY_CEILING_S = 120;
+
+let summary = JSON.parse(document.getElementById("session-summary").textContent);
+const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]")?.value ?? "";
+const staticRoot = document.querySelector("link[rel=stylesheet]").getAttribute("href").replace(/css\/console\.css.*$/, "");
+
+const player = new SessionPlayer({
+  video: document.getElementById("video"),
+  note: document.getElementById("player-note"),
+  staticRoot, trtcUrl: root.dataset.trtcUrl, csrfToken,
+});
+
+async function refreshPlayer() {
+  if (!PLAYABLE.has(summary.status)) {
+    player.stop();
+    player.say(summary.status === "preparing" ? "The avatar is getting ready…" : `The session is ${summary.status}.`);
+    return;
+  }
+  const response = await fetch(root.dataset.playerUrl, { headers: { Accept: "application/json" } });
+  if (!response.ok) { player.say("Could not get the video address."); return; }
+  const { source } = await response.json();
+  if (source) player.play(source);
+}
+
+function render() {
+  statusEl.textContent = summary.status;
+  statusEl.className = `badge large status-${summary.status}`;
+  if (startButton) startButton.disabled = summary.status !== "ready";
+  if (closeButton) closeButton.disabled = !LIVE.has(summary.status);
+  errorEl.hidden = !summary.error;
+  errorEl.textContent = summary.error || "";
+  tickElapsed();
+}
+
+function tickElapsed() {
+  const preparing = summary.status === "preparing";
+  elapsedEl.hidden = !preparing;
+  if (preparing) elapsedEl.textContent = `preparing for ${sinceText(summary.created_at)} (usually under ${READY_CEILING_S / 60} min)`;
+}
+
+function addEvent(event) {
+  const li = document.createElement("li");
+  li.className = `event kind-${event.kind}`;
+  const time = new Date(event.at).toLocaleTimeString([], { hour12: false });
+  li.innerHTML = `<time datetime="${event.at}">${time}</time> ${escapeText(event.message)}`;
+  eventsEl.append(li);
+  eventsEl.scrollTop = eventsEl.scrollHeight;
+}
+
+export const live = connectLive(root.dataset.wsPath, {
+  onMessage(msg) {
+    if (msg.type === "session") {
+      const changed = msg.session.status !== summary.status;
+      summary = msg.session;
+      render();
+      if (changed) refreshPlayer();
+    } else if (msg.type === "event") {
+      addEvent(msg.event);
+    }
+    document.dispatchEvent(new CustomEvent("session-message", { detail: msg }));
+  },
+  onState(state) {
+    document.dispatchEvent(new CustomEvent("session-connection", { detail: state }));
+    // Catch up with anything missed while disconnected.
+    if (state === "connected") refreshPlayer();
+  },
+});
+
+render();
+setInterval(tickElapsed, 1000);

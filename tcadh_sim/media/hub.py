@@ -1,0 +1,172 @@
+"""StreamHub: the live HTTP-FLV stream of every ready session, as the simulator core sees it.
+
+All public methods are called on the event loop thread. Each session's encoder runs only while
+someone watches: it starts with the first viewer and stops when the last one leaves, so idle
+sessions cost nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from .encoder import SessionEncoder
+from .flv_fanout import FlvFanout, Viewer
+from .flv_tags import FlvTag
+from .speech import Speech
+
+log = logging.getLogger(__name__)
+
+_STREAM_HEADERS = {
+    "Cache-Control": "no-cache, no-store",
+    # Browser players (mpegts.js, flv.js) fetch the stream from the console's origin.
+    "Access-Control-Allow-Origin": "*",
+}
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    viewers: int
+    encoding: bool
+    encoder_runs: int  # how many times an encoder was started for this session
+    viewer_skips: int  # times a slow viewer was moved ahead to a later keyframe
+
+
+@dataclass(eq=False)
+class _Stream:
+    session_id: str
+    label: str
+    fanout: FlvFanout
+    speech: Speech = field(default_factory=Speech)
+    encoder: SessionEncoder | None = None
+    encoder_runs: int = 0
+    viewer_skips: int = 0
+    closed: bool = False
+
+
+class StreamHub:
+    def __init__(
+        self, width: int = 640, height: int = 360, fps: int = 15, *, viewer_buffer_bytes: int = 1 << 20
+    ) -> None:
+        self.width, self.height, self.fps = width, height, fps
+        self._viewer_buffer_bytes = viewer_buffer_bytes
+        self._streams: dict[str, _Stream] = {}
+        self._threads: list[threading.Thread] = []  # stopped or running, joined by aclose()
+
+    def open(self, session_id: str, *, label: str) -> None:
+        if session_id in self._streams:
+            return
+        self._streams[session_id] = _Stream(session_id, label, FlvFanout(self._viewer_buffer_bytes))
+
+    def close(self, session_id: str) -> None:
+        stream = self._streams.pop(session_id, None)
+        if stream is None:
+            return
+        stream.closed = True
+        self._stop_encoder(stream)
+        stream.fanout.end()
+
+    def say(self, session_id: str, text: str, duration_s: float) -> None:
+        if stream := self._streams.get(session_id):
+            stream.speech.say(text, duration_s, time.monotonic())
+
+    def push_audio(self, session_id: str, pcm: bytes) -> None:
+        if stream := self._streams.get(session_id):
+            stream.speech.push_audio(pcm)
+
+    def stop_speaking(self, session_id: str) -> None:
+        if stream := self._streams.get(session_id):
+            stream.speech.stop()
+
+    def flv_response(self, session_id: str) -> Response:
+        stream = self._streams.get(session_id)
+        if stream is None:
+            return JSONResponse({"error": "no live stream for this session", "SessionId": session_id}, status_code=404)
+        return StreamingResponse(self._watch(stream), media_type="video/x-flv", headers=_STREAM_HEADERS)
+
+    def stats(self, session_id: str) -> StreamStats | None:
+        stream = self._streams.get(session_id)
+        if stream is None:
+            return None
+        return StreamStats(
+            viewers=stream.fanout.viewer_count,
+            encoding=stream.encoder is not None,
+            encoder_runs=stream.encoder_runs,
+            viewer_skips=stream.viewer_skips,
+        )
+
+    async def aclose(self) -> None:
+        for session_id in list(self._streams):
+            self.close(session_id)
+        threads, self._threads = self._threads, []
+        for thread in threads:
+            await asyncio.to_thread(thread.join, 5.0)
+
+    async def _watch(self, stream: _Stream) -> AsyncIterator[bytes]:
+        # Subscribing here, when the server starts sending the body, rather than in flv_response,
+        # means a response that is never sent cannot leave a viewer behind.
+        if stream.closed:
+            return
+        viewer = stream.fanout.add_viewer()
+        if stream.encoder is None:
+            self._start_encoder(stream)
+        try:
+            while (chunk := await viewer.next_chunk()) is not None:
+                yield chunk
+        finally:
+            stream.viewer_skips += viewer.skips
+            stream.fanout.remove_viewer(viewer)
+            if stream.fanout.viewer_count == 0:
+                self._stop_encoder(stream)
+
+    def _start_encoder(self, stream: _Stream) -> None:
+        loop = asyncio.get_running_loop()
+        stream.fanout.restart()
+        stream.encoder_runs += 1
+        run = stream.encoder_runs
+
+        def publish(tags: list[FlvTag]) -> None:
+            # Tags of a stopped run (the thread finishing its last frame) must not reach viewers
+            # of a newer run, whose decoders were set up from that run's own header.
+            if stream.encoder_runs == run and stream.encoder is not None:
+                stream.fanout.publish(tags)
+
+        def fail() -> None:
+            if stream.encoder_runs == run and stream.encoder is not None:
+                stream.encoder = None
+                stream.fanout.end()
+                stream.fanout = FlvFanout(self._viewer_buffer_bytes)
+
+        encoder = SessionEncoder(
+            session_id=stream.session_id,
+            label=stream.label,
+            speech=stream.speech,
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
+            on_tags=lambda tags: _post(loop, encoder, publish, tags),
+            on_failure=lambda: _post(loop, encoder, fail),
+        )
+        stream.encoder = encoder
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(encoder.thread)
+        encoder.start()
+
+    def _stop_encoder(self, stream: _Stream) -> None:
+        if stream.encoder is not None:
+            stream.encoder.stop()
+            stream.encoder = None
+
+
+def _post(loop: asyncio.AbstractEventLoop, encoder: SessionEncoder, callback, *args) -> None:
+    """Run callback on the loop from the worker thread; a loop that is gone stops the worker."""
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:
+        encoder.stop()

@@ -1,0 +1,12 @@
+"""The dialogue bot bound to some projects: a deterministic canned answer that quotes the question,
+so tests can predict every Type 4 chunk."""
+
+from __future__ import annotations
+
+from .speech import contains_cjk
+
+
+def answer_chunks(question: str) -> list[str]:
+    if contains_cjk(question):
+        return [f"你问的是：「{question}」。", "这是模拟器里的对话机器人给出的固定回答。"]
+    return [f'You asked: "{question}".', "This is the canned answer of the simulated dialogue bot."]

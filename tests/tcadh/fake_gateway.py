@@ -122,7 +122,7 @@ class FakeGateway:
         return f"http://127.0.0.1:{self._ws.socket.getsockname()[1]}"
 
     def start(self) -> FakeGateway:
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         threading.Thread(target=self._ws.serve_forever, daemon=True).start()
         return self
 

@@ -1,12 +1,14 @@
 import logging
 import socket
-from urllib.parse import parse_qs
+import time
+from urllib.parse import parse_qs, quote
 
 import pytest
 import requests
 
 from tcadh import SessionStatus, TcadhClient, TcadhError
 from tcadh.errors import HTTP_ERROR, INVALID_RESPONSE, NETWORK_ERROR
+from tcadh.signing import signed_query
 
 from .fake_gateway import PLAY_SECRET, expected_signature
 
@@ -138,7 +140,8 @@ def test_wrong_accesstoken_is_rejected_by_the_gateway(gateway):
 
 def test_gateway_rejects_an_unescaped_plus_and_an_old_timestamp(gateway):
     # Vector-style check that the fake really decodes the query as a server does.
-    for ts in range(1_700_000_000, 1_700_000_400):
+    now = int(time.time())
+    for ts in range(now - 200, now + 200):
         query = {"appkey": gateway.appkey, "timestamp": str(ts)}
         sig = expected_signature(query, gateway.accesstoken)
         if "+" in sig:
@@ -146,9 +149,16 @@ def test_gateway_rejects_an_unescaped_plus_and_an_old_timestamp(gateway):
     body = '{"Header":{},"Payload":{"ReqId":"' + "a" * 32 + '"}}'
     url = f"{gateway.base_url}/v2/ivh/sessionmanager/sessionmanagerservice/listsessionofuin"
     headers = {"Content-Type": "application/json"}
-    raw = requests.post(f"{url}?appkey={gateway.appkey}&timestamp={ts}&signature={sig}", data=body, headers=headers, timeout=5)
-    assert raw.json()["Header"]["Code"] == 100005
-    assert parse_qs(f"signature={sig}")["signature"] != [sig]
+    prefix = f"{url}?appkey={gateway.appkey}&timestamp={ts}&signature="
+    raw = requests.post(prefix + sig, data=body, headers=headers, timeout=5)
+    assert raw.json()["Header"]["Message"] == "signature mismatch"
+    # Escaping '+' is what matters; the official demo's unescaped '/' is decoded alike.
+    for encoded in (quote(sig, safe=""), quote(sig)):
+        assert requests.post(prefix + encoded, data=body, headers=headers, timeout=5).json()["Header"]["Code"] == 0
+
+    stale = signed_query(gateway.appkey, gateway.accesstoken, timestamp=int(time.time()) - 301)
+    raw = requests.post(f"{url}?{stale}", data=body, headers=headers, timeout=5)
+    assert raw.json()["Header"]["Message"] == "timestamp outside the allowed window"
 
 
 def test_local_validation(client, gateway):

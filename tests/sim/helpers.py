@@ -264,3 +264,15 @@ def is_status(status: str, req_id: str | None = None) -> Callable[[dict[str, Any
         return payload.get("SpeakStatus") == status and (req_id is None or payload.get("ReqId") == req_id)
 
     return match
+
+
+def eventually(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll until `predicate()` is truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -87,7 +87,9 @@ class StreamHub:
     def flv_response(self, session_id: str) -> Response:
         stream = self._streams.get(session_id)
         if stream is None:
-            return JSONResponse({"error": "no live stream for this session", "SessionId": session_id}, status_code=404)
+            return JSONResponse(
+                {"error": "no live stream for this session", "SessionId": session_id}, status_code=404
+            )
         return StreamingResponse(self._watch(stream), media_type="video/x-flv", headers=_STREAM_HEADERS)
 
     def stats(self, session_id: str) -> StreamStats | None:
@@ -164,7 +166,9 @@ class StreamHub:
             stream.encoder = None
 
 
-def _post(loop: asyncio.AbstractEventLoop, encoder: SessionEncoder, callback, *args) -> None:
+def _post(
+    loop: asyncio.AbstractEventLoop, encoder: SessionEncoder, callback: Callable[..., None], *args: object
+) -> None:
     """Run callback on the loop from the worker thread; a loop that is gone stops the worker."""
     try:
         loop.call_soon_threadsafe(callback, *args)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import av
 from PIL import Image, ImageDraw
@@ -23,6 +25,8 @@ _BLINK_FRAMES_S = 0.13
 _BLINK_GAP_S = (2.5, 5.5)
 _CORNER_FILL = (0, 0, 0)
 _CORNER_OPACITY = 0.45
+_TAG_TEXT = (255, 255, 255)
+_TAG_TEXT_DIM = (190, 205, 220)
 
 
 class _SharedArt:
@@ -64,10 +68,11 @@ class Scene:
 
         scene = self._shared.art.scene.copy()
         self._draw_session_tag(scene, session_id, label, max_width=width // 2)
-        scene.paste(draw_band(scene.crop(self._band_box), "", self._caption_font, self._caption_line_height), self._band_box[:2])
-        self._scene = scene  # the caption band and clock are drawn over crops of it
+        self._scene = scene  # without the band: the caption and clock are drawn over crops of it
         self._clock_box = self._corner_box(width)
-        self._canvas = Canvas(to_yuv420(scene))
+        first = scene.copy()
+        first.paste(self._band(""), self._band_box[:2])
+        self._canvas = Canvas(to_yuv420(first))
 
         self._pages_for = ""
         self._pages: list[str] = [""]
@@ -84,7 +89,7 @@ class Scene:
         self._show("clock", clock, self._put_clock)
         return self._canvas.to_frame()
 
-    def _show(self, region: str, value: object, put) -> None:
+    def _show(self, region: str, value: object, put: Callable[[Any], None]) -> None:
         if self._shown[region] != value:
             put(value)
             self._shown[region] = value
@@ -98,20 +103,25 @@ class Scene:
 
     def _put_caption(self, page: str) -> None:
         if page not in self._band_cache:
-            band = draw_band(self._scene.crop(self._band_box), page, self._caption_font, self._caption_line_height)
-            self._band_cache[page] = to_yuv420(band)
+            self._band_cache[page] = to_yuv420(self._band(page))
         self._canvas.blit(self._band_cache[page], *self._band_box[:2])
+
+    def _band(self, page: str) -> Image.Image:
+        return draw_band(self._scene.crop(self._band_box), page, self._caption_font, self._caption_line_height)
 
     def _put_clock(self, text: str) -> None:
         img = self._scene.crop(self._clock_box)
         _corner_plate(img)
-        ImageDraw.Draw(img).text((img.width / 2, img.height / 2), text, font=self._corner_font, fill=(255, 255, 255), anchor="mm")
+        ImageDraw.Draw(img).text(
+            (img.width / 2, img.height / 2), text, font=self._corner_font, fill=_TAG_TEXT, anchor="mm"
+        )
         self._canvas.blit(to_yuv420(img), *self._clock_box[:2])
 
     def _page(self, speech: SpeechFrame) -> str:
         if speech.caption != self._pages_for:
             self._pages_for = speech.caption
-            self._pages = paginate(wrap(speech.caption, self._caption_font, self._caption_width), _CAPTION_LINES) or [""]
+            lines = wrap(speech.caption, self._caption_font, self._caption_width)
+            self._pages = paginate(lines, _CAPTION_LINES) or [""]
             # Only the current caption's pages are worth keeping.
             self._band_cache = {p: y for p, y in self._band_cache.items() if p == ""}
         return self._pages[min(int(speech.progress * len(self._pages)), len(self._pages) - 1)]
@@ -137,12 +147,19 @@ class Scene:
             return
         line_h = round(self._corner_font.size * 1.35)
         width = max(round(self._corner_font.getlength(line)) for line in lines) + 2 * self._margin
-        box = (self._margin, self._margin, self._margin + width, self._margin + line_h * len(lines) + self._margin)
+        height = line_h * len(lines) + self._margin
+        box = (self._margin, self._margin, self._margin + width, self._margin + height)
         plate = scene.crop(box)
         _corner_plate(plate)
         d = ImageDraw.Draw(plate)
         for i, line in enumerate(lines):
-            d.text((self._margin, self._margin // 2 + line_h * (i + 0.5)), line, font=self._corner_font, fill=(255, 255, 255) if i == 0 else (190, 205, 220), anchor="lm")
+            d.text(
+                (self._margin, self._margin // 2 + line_h * (i + 0.5)),
+                line,
+                font=self._corner_font,
+                fill=_TAG_TEXT if i == 0 else _TAG_TEXT_DIM,
+                anchor="lm",
+            )
         scene.paste(plate, box[:2])
 
 

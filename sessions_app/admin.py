@@ -6,6 +6,7 @@ from .models import Account, Asset, AuditEntry, LiveSession, Project, SessionEve
 
 class AccountAdminForm(forms.ModelForm):
     # Write-only: the stored accesstoken is never rendered back, only set or replaced.
+    base_url = forms.URLField(label="Base URL", assume_scheme="https", initial="https://gw.tvs.qq.com")
     new_accesstoken = forms.CharField(
         label="Accesstoken (set / replace)", required=False, strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),

@@ -60,7 +60,7 @@ class SayForm(forms.Form):
 
 
 class LayoutForm(forms.Form):
-    background_url = forms.URLField(required=False, label="Background URL",
+    background_url = forms.URLField(required=False, label="Background URL", assume_scheme="https",
                                     help_text="jpg or png under 1 MB; empty keeps the current background.")
     position = forms.FloatField(min_value=-0.5, max_value=0.5, initial=0.0, label="Horizontal position")
     position_vertical = forms.FloatField(min_value=-0.5, max_value=0.25, initial=0.0, label="Vertical position")

@@ -28,8 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-simulator", action="store_true",
                             help="Do not start the simulator (use real accounts only).")
+        parser.add_argument("--simulator-config", default="", help="TOML file for the simulator.")
 
-    def handle(self, *args, host, port, no_simulator, **options):
+    def handle(self, *args, host, port, no_simulator, simulator_config, **options):
         password = admin_ensure()
         if password:
             self.stdout.write(self.style.SUCCESS(
@@ -40,8 +41,10 @@ class Command(BaseCommand):
         commands = []
         if not no_simulator:
             sim = urlsplit(settings.TCADH_SIM_URL)
-            self._register_demo_account(python)
-            commands.append(("simulator", [python, "-m", "tcadh_sim", "--host", sim.hostname, "--port", str(sim.port)]))
+            config = ["--config", simulator_config] if simulator_config else []
+            self._register_demo_account(python, config)
+            commands.append(("simulator", [python, "-m", "tcadh_sim", "--host", sim.hostname,
+                                           "--port", str(sim.port), *config]))
         commands += [
             ("worker", [python, "-m", "celery", "-A", "tcadh_console", "worker", "--pool=threads",
                         "--concurrency=8", "--loglevel=INFO", "--without-gossip", "--without-mingle"]),
@@ -50,8 +53,8 @@ class Command(BaseCommand):
         ]
         self._supervise(commands, host, port)
 
-    def _register_demo_account(self, python: str) -> None:
-        out = subprocess.run([python, "-m", "tcadh_sim", "--demo-account-json"], check=True,
+    def _register_demo_account(self, python: str, config: list[str]) -> None:
+        out = subprocess.run([python, "-m", "tcadh_sim", *config, "--demo-account-json"], check=True,
                              capture_output=True, text=True).stdout
         demo = json.loads(out)
         account_register(

@@ -1,0 +1,108 @@
+"""The whole console as `make run` starts it, in a scratch directory, and a headless Chromium.
+
+Runs in its own pytest invocation (see the Makefile): Playwright's sync API and pytest-asyncio
+do not share one process well.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import ROOT, free_port, wait_for_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic", "--autoplay-policy=no-user-gesture-required",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
+SCREENSHOTS = Path(os.environ.get("TCADH_SCREENSHOTS", ROOT / "var" / "screenshots"))
+
+
+class Console:
+    def __init__(self, tmp: Path):
+        self.port, self.sim_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.sim_url = f"http://127.0.0.1:{self.sim_port}"
+        config = tmp / "sim.toml"
+        config.write_text("[timing]\nprepare_seconds = 2\n\n[control]\nenabled = true\n")
+        self.env = {**os.environ, "TCADH_VAR_DIR": str(tmp / "var"), "TCADH_SIM_URL": self.sim_url,
+                    "DATABASE_URL": f"sqlite:///{tmp / 'console.sqlite3'}", "PYTHONUNBUFFERED": "1"}
+        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        self.manage("migrate", "--noinput")
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "runconsole", "--port", str(self.port), "--simulator-config", str(config)],
+            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.output: list[str] = []
+        self.password = self._read_password()
+        threading.Thread(target=self._drain, daemon=True).start()
+        wait_for_port(self.port, timeout=60, proc=self.proc)
+        wait_for_port(self.sim_port, timeout=60, proc=self.proc)
+
+    def manage(self, *args: str) -> str:
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
+                              capture_output=True, text=True).stdout
+
+    def _read_password(self) -> str:
+        for line in self.proc.stdout:
+            self.output.append(line)
+            found = re.search(r"as user 'admin' with password '([^']+)'", line)
+            if found:
+                return found.group(1)
+        raise RuntimeError("runconsole never printed the first login:\n" + "".join(self.output))
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def console(tmp_path_factory):
+    running = Console(tmp_path_factory.mktemp("console"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def log_in(page, console, username: str = "admin", password: str | None = None) -> None:
+    page.goto(f"{console.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password or console.password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{console.url}/")

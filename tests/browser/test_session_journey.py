@@ -1,0 +1,54 @@
+"""An operator's first minutes: log in, create a session, watch it, talk to it, close it."""
+
+import re
+
+from playwright.sync_api import expect
+
+from .conftest import log_in, screenshot
+
+# Samples the middle of the playing video into a canvas: a live avatar is not one flat colour.
+FRAME_VARIETY_JS = """(video) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = 160; canvas.height = 90;
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(video, 0, 0, 160, 90);
+  const data = ctx.getImageData(0, 0, 160, 90).data;
+  const seen = new Set();
+  for (let i = 0; i < data.length; i += 16) seen.add((data[i] >> 4) << 8 | (data[i + 1] >> 4) << 4 | data[i + 2] >> 4);
+  return seen.size;
+}"""
+
+
+def test_create_watch_say_close(console, page):
+    log_in(page, console)
+    screenshot(page, "dashboard-empty")
+    page.get_by_role("link", name="New session").first.click()
+    page.get_by_label("Project").select_option(index=1)
+    page.get_by_label("Protocol").select_option("rtmp")
+    page.get_by_role("button", name="Create session").click()
+
+    status = page.get_by_role("status")
+    expect(status).to_have_text("preparing")
+    expect(status).to_have_text("ready", timeout=20_000)
+    expect(status).to_have_text("started", timeout=20_000)
+
+    video = page.locator("video")
+    page.wait_for_function("() => document.querySelector('video').currentTime > 0.5", timeout=20_000)
+    first = video.evaluate("v => v.currentTime")
+    page.wait_for_function(f"() => document.querySelector('video').currentTime > {first} + 1", timeout=20_000)
+    assert video.evaluate(FRAME_VARIETY_JS) > 8
+
+    page.get_by_role("textbox", name="Say").fill("你好, welcome to the demo")
+    page.get_by_role("button", name="Say", exact=True).click()
+    expect(page.get_by_role("log")).to_contain_text("你好, welcome to the demo")
+    page.wait_for_timeout(1500)
+    screenshot(page, "session-started")
+
+    session_url = page.url
+    page.get_by_role("button", name="Close session").click()
+    expect(page.get_by_role("status")).to_have_text("closed", timeout=15_000)
+
+    page.get_by_role("link", name="Dashboard").click()
+    row = page.locator("#recent-sessions tr", has=page.locator(f"a[href='{re.sub(r'^https?://[^/]+', '', session_url)}']"))
+    expect(row.get_by_text("closed")).to_be_visible()
+    screenshot(page, "dashboard")

@@ -1,0 +1,46 @@
+import pytest
+from django.contrib.auth.models import Group, User
+
+from sessions_app.accounts import account_register
+from sessions_app.roles import AUDITOR, OPERATOR
+from tcadh_console.celery import app as celery_app
+
+# Tasks queued by services go nowhere in these tests: each test calls the services and tasks it
+# exercises directly, so ordering is explicit and nothing runs behind its back.
+celery_app.conf.broker_url = "memory://"
+celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def in_memory_channel_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture
+def account(sim, db):
+    demo = sim.demo
+    return account_register(name="Simulator", base_url=sim.base_url, appkey=demo["appkey"],
+                            accesstoken=demo["accesstoken"], uin=demo["uin"], projects=demo["projects"],
+                            assets=demo["assets"], concurrency_limit=demo.get("concurrency"))
+
+
+def _user(username: str, group: str | None = None, **flags) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username, **flags)
+    if group:
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
+    return user
+
+
+@pytest.fixture
+def operator(db):
+    return _user("olivia", OPERATOR)
+
+
+@pytest.fixture
+def auditor(db):
+    return _user("aaron", AUDITOR)
+
+
+@pytest.fixture
+def admin_user(db):
+    return _user("ada", is_staff=True, is_superuser=True)

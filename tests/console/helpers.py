@@ -1,0 +1,28 @@
+import time
+
+from sessions_app import services
+from sessions_app.models import LiveSession
+
+
+def create_session(user, account, **overrides) -> LiveSession:
+    fields = dict(account=account, project=account.projects.first(), user_id=f"test-{time.monotonic_ns()}",
+                  protocol="rtmp", driver_type=1, auto_start=False)
+    fields.update(overrides)
+    return services.session_create(user=user, spec=services.NewSession(**fields))
+
+
+def wait_ready(session: LiveSession, timeout: float = 10.0) -> LiveSession:
+    """Poll like the Celery task does, without its backoff."""
+    deadline = time.monotonic() + timeout
+    while services.session_refresh_preparing(session=session):
+        assert time.monotonic() < deadline, "the session never became ready"
+        time.sleep(0.1)
+    session.refresh_from_db()
+    return session
+
+
+def started_session(user, account, **overrides) -> LiveSession:
+    session = wait_ready(create_session(user, account, **overrides))
+    services.session_start(user=user, session=session)
+    session.refresh_from_db()
+    return session

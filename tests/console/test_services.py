@@ -1,0 +1,115 @@
+"""The session lifecycle services against the running simulator."""
+
+import pytest
+
+from sessions_app import services
+from sessions_app.models import AuditEntry, LiveSession, SessionEvent, Utterance
+
+from .helpers import create_session, started_session, wait_ready
+
+Status = LiveSession.Status
+
+
+def sim_state(sim, session):
+    return sim.control("GET", f"sessions/{session.cloud_session_id}")
+
+
+def test_create_poll_start_say_close(sim, account, operator):
+    session = create_session(operator, account)
+    assert session.status == Status.PREPARING
+    assert session.created_by == operator
+
+    wait_ready(session)
+    assert session.status == Status.READY
+    assert session.play_stream_addr.endswith(f"/live/{session.cloud_session_id}")
+
+    services.session_start(user=operator, session=session)
+    session.refresh_from_db()
+    assert session.status == Status.STARTED and session.started_at is not None
+
+    utterance = services.session_say(user=operator, session=session, text="你好, hello")
+    assert utterance.kind == Utterance.Kind.HTTP_TEXT and utterance.text == "你好, hello"
+
+    assert services.session_close(user=operator, session=session) is True
+    session.refresh_from_db()
+    assert session.status == Status.CLOSED and session.close_reason == "closed by operator"
+    assert sim_state(sim, session)["status"] == 2
+
+    actions = list(AuditEntry.objects.filter(session=session).order_by("id").values_list("action", flat=True))
+    assert actions == ["create_from_project", "start", "say", "close"]
+    statuses = [e.data.get("status") for e in SessionEvent.objects.filter(session=session, kind="status")]
+    assert statuses == ["preparing", "ready", "started", "closing", "closed"]
+
+
+def test_create_from_asset(sim, account, operator):
+    session = create_session(operator, account, project=None, asset=account.assets.first())
+    wait_ready(session)
+    assert session.status == Status.READY
+    assert session.source_label.startswith("asset ")
+
+
+def test_closing_twice_is_a_no_op(sim, account, operator):
+    session = wait_ready(create_session(operator, account))
+    assert services.session_close(user=operator, session=session) is True
+    calls_before = sim.control("GET", "calls")["counts"].get("closesession", 0)
+    assert services.session_close(user=operator, session=session) is False
+    assert sim.control("GET", "calls")["counts"].get("closesession", 0) == calls_before
+    assert AuditEntry.objects.filter(session=session, action="close").count() == 1
+
+
+def test_starting_a_closed_session_is_refused(sim, account, operator):
+    session = wait_ready(create_session(operator, account))
+    services.session_close(user=operator, session=session)
+    with pytest.raises(services.ServiceError, match="closed session cannot be started"):
+        services.session_start(user=operator, session=session)
+    session.refresh_from_db()
+    assert session.status == Status.CLOSED
+
+
+def test_cloud_refusal_on_create_is_explained_and_audited(sim, account, operator):
+    sim.control("POST", "faults", json={"endpoint": "createsession", "code": 100008, "count": 1})
+    with pytest.raises(services.ServiceError, match="100008"):
+        create_session(operator, account)
+    assert not LiveSession.objects.exists()
+    entry = AuditEntry.objects.get()
+    assert entry.ok is False and entry.action == "create_from_project" and "100008" in entry.detail
+
+
+def test_a_failed_close_leaves_the_session_live(sim, account, operator):
+    session = wait_ready(create_session(operator, account))
+    sim.control("POST", "faults", json={"endpoint": "closesession", "code": -101000, "count": 1})
+    with pytest.raises(services.ServiceError):
+        services.session_close(user=operator, session=session)
+    session.refresh_from_db()
+    assert session.status == Status.READY
+    assert services.session_close(user=operator, session=session) is True
+
+
+def test_session_not_ready_in_time_is_failed_and_closed_in_the_cloud(sim, account, operator, settings):
+    settings.TCADH_READY_TIMEOUT_SECONDS = 0
+    session = create_session(operator, account)
+    assert services.session_refresh_preparing(session=session) is False
+    session.refresh_from_db()
+    assert session.status == Status.FAILED
+    assert session.close_reason == "not ready after 0 minutes"
+    assert sim_state(sim, session)["status"] == 2
+
+
+def test_say_needs_a_started_session(sim, account, operator):
+    session = wait_ready(create_session(operator, account))
+    with pytest.raises(services.ServiceError, match="start it first"):
+        services.session_say(user=operator, session=session, text="hello")
+    assert not Utterance.objects.exists()
+
+
+def test_layout_update_reaches_the_cloud_and_its_rate_limit_is_explained(sim, account, operator):
+    session = started_session(operator, account)
+    config = services.SpaceConfig(position=0.1, position_vertical=0.0, zoom=1.2)
+    services.session_update_config(user=operator, session=session, config=config)
+    with pytest.raises(services.ServiceError, match="100012"):
+        services.session_update_config(user=operator, session=session, config=config)
+
+
+def test_accesstoken_is_encrypted_at_rest(account, sim):
+    assert sim.demo["accesstoken"] not in account.accesstoken_encrypted
+    assert account.accesstoken == sim.demo["accesstoken"]

@@ -1,0 +1,129 @@
+"""Pages and form posts: who may do what, and what a person sees."""
+
+import pytest
+from django.urls import reverse
+
+from sessions_app.models import AuditEntry, LiveSession
+
+from .helpers import create_session, started_session, wait_ready
+
+ACTIONS = ["session_start", "session_close", "session_say", "session_layout"]
+
+
+def cloud_calls(sim) -> int:
+    return sum(sim.control("GET", "calls")["counts"].values())
+
+
+@pytest.mark.parametrize("name", ["dashboard", "session_new"])
+def test_anonymous_is_sent_to_login(client, db, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_anonymous_cannot_post_actions(client, sim, account, operator):
+    session = wait_ready(create_session(operator, account))
+    for name in ACTIONS:
+        response = client.post(reverse(name, args=[session.pk]), {"text": "hi"})
+        assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_auditor_is_refused_every_action_without_a_cloud_call(client, sim, account, operator, auditor):
+    session = started_session(operator, account)
+    client.force_login(auditor)
+    before = cloud_calls(sim)
+    audits = AuditEntry.objects.count()
+    assert client.post(reverse("session_new"), {"account": account.pk, "project": account.projects.first().pk,
+                                                "protocol": "rtmp", "driver_type": 1, "user_id": "x",
+                                                "stream_max_interval": 2000}).status_code == 403
+    assert client.get(reverse("session_new")).status_code == 403
+    for name in ACTIONS:
+        response = client.post(reverse(name, args=[session.pk]),
+                               {"text": "hi", "position": 0, "position_vertical": 0, "zoom": 1})
+        assert response.status_code == 403, name
+    assert cloud_calls(sim) == before
+    assert AuditEntry.objects.count() == audits
+    # ...but may look at everything.
+    assert client.get(reverse("dashboard")).status_code == 200
+    assert client.get(reverse("session_detail", args=[session.pk])).status_code == 200
+
+
+def test_user_without_a_role_sees_nothing(client, db, django_user_model):
+    client.force_login(django_user_model.objects.create_user("nobody", password="x"))
+    assert client.get(reverse("dashboard")).status_code == 403
+
+
+def test_new_session_form_has_labelled_fields_and_a_userid_warning(client, account, operator):
+    client.force_login(operator)
+    html = client.get(reverse("session_new")).content.decode()
+    for label in ["Account", "Project", "Asset", "Protocol", "Driver type", "User ID"]:
+        assert f">{label}</label>" in html
+    assert "closes that other session" in html
+    assert ">Create session</button>" in html
+
+
+def test_new_session_form_errors_are_shown_next_to_the_field(client, account, operator):
+    client.force_login(operator)
+    response = client.post(reverse("session_new"), {
+        "account": account.pk, "project": account.projects.first().pk, "asset": account.assets.first().pk,
+        "protocol": "rtmp", "driver_type": 1, "user_id": "u1", "stream_max_interval": 9000,
+    })
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert errors["asset"] == ["Choose a project or an asset, not both."]
+    assert "stream_max_interval" in errors
+    assert not LiveSession.objects.exists()
+
+
+def test_operator_creates_and_lands_on_the_session_page(client, sim, account, operator):
+    client.force_login(operator)
+    response = client.post(reverse("session_new"), {
+        "account": account.pk, "project": account.projects.first().pk, "protocol": "rtmp",
+        "driver_type": 1, "user_id": "u-page", "stream_max_interval": 2000, "auto_start": "on",
+    })
+    session = LiveSession.objects.get()
+    assert response.status_code == 302 and response.url == reverse("session_detail", args=[session.pk])
+    html = client.get(response.url).content.decode()
+    assert 'role="status"' in html and ">preparing</span>" in html
+    assert "Start session" in html and "Close session" in html and "<video" in html
+
+
+def test_cloud_error_is_shown_on_the_form_and_nothing_is_saved(client, sim, account, operator):
+    sim.control("POST", "faults", json={"endpoint": "createsession", "code": 100008, "count": 1})
+    client.force_login(operator)
+    response = client.post(reverse("session_new"), {
+        "account": account.pk, "project": account.projects.first().pk, "protocol": "rtmp",
+        "driver_type": 1, "user_id": "u-err", "stream_max_interval": 2000,
+    })
+    assert response.status_code == 200
+    assert "100008" in response.content.decode()
+    assert not LiveSession.objects.exists()
+
+
+def test_play_address_and_accesstoken_never_reach_the_page(client, sim, account, operator):
+    session = started_session(operator, account, protocol="trtc")
+    client.force_login(operator)
+    pages = [client.get(reverse("session_detail", args=[session.pk])).content.decode(),
+             client.get(reverse("dashboard")).content.decode(),
+             client.get(reverse("session_player", args=[session.pk])).content.decode()]
+    assert "userSig" in session.play_stream_addr
+    for page in pages:
+        assert session.play_stream_addr not in page
+        assert "userSig" not in page and "privateMapKey" not in page
+        assert sim.demo["accesstoken"] not in page
+
+
+def test_player_source_is_the_flv_twin_of_the_rtmp_address(client, sim, account, operator):
+    session = wait_ready(create_session(operator, account))
+    client.force_login(operator)
+    data = client.get(reverse("session_player", args=[session.pk])).json()
+    assert data["source"] == {"kind": "flv", "url": f"{sim.base_url}/live/{session.cloud_session_id}.flv"}
+
+
+def test_say_from_the_page(client, sim, account, operator):
+    session = started_session(operator, account)
+    client.force_login(operator)
+    response = client.post(reverse("session_say", args=[session.pk]), {"text": "Hello there"}, follow=True)
+    assert "Sent." in response.content.decode()
+    assert session.utterances.get().text == "Hello there"
+    response = client.post(reverse("session_say", args=[session.pk]), {"text": "  "}, follow=True)
+    assert "Type something to say." in response.content.decode()

@@ -68,6 +68,19 @@ def region(frame: av.VideoFrame, rows: slice, cols: slice = slice(None)) -> np.n
     return frame.to_ndarray(format="gray")[rows, cols].astype(np.float32)
 
 
+def band(frame: av.VideoFrame) -> np.ndarray:
+    return region(frame, BAND_ROWS)
+
+
+def changed_share(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of pixels whose brightness differs by more than compression noise."""
+    return float((np.abs(a - b) > 40).mean())
+
+
+def rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+
+
 def mouth(frame: av.VideoFrame) -> np.ndarray:
     left, top, right, bottom = MOUTH_BOX
     return region(frame, slice(top, bottom), slice(left, right))
@@ -130,9 +143,8 @@ async def test_caption_band_changes_when_the_avatar_says_something(hub: StreamHu
 
     _, quiet, _ = decode(before)
     _, frames, _ = decode(before + after)
-    band = lambda f: region(f, BAND_ROWS)  # noqa: E731
-    assert np.abs(band(quiet[0]) - band(quiet[-1])).mean() < 1.0, "an empty caption band is steady"
-    assert np.abs(band(frames[-1]) - band(quiet[-1])).mean() > 5.0, "the caption text appears"
+    assert changed_share(band(quiet[0]), band(quiet[-1])) < 0.001, "an empty caption band is steady"
+    assert changed_share(band(frames[-1]), band(quiet[-1])) > 0.01, "the caption text appears"
     spoken = frames[len(quiet) + 2 :]
     assert max(np.abs(mouth(f) - mouth(quiet[-1])).mean() for f in spoken) > 3.0, "the mouth moves"
 
@@ -148,7 +160,6 @@ async def test_pushed_audio_is_heard_and_moves_the_mouth(hub: StreamHub) -> None
     _, video, audio = decode(before + after)
     silent = np.concatenate([f.to_ndarray().reshape(-1) for f in quiet_audio])
     later = np.concatenate([f.to_ndarray().reshape(-1) for f in audio[len(quiet_audio) :]])
-    rms = lambda x: float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))  # noqa: E731
     window = 4800
     loudest = max(rms(later[i : i + window]) for i in range(0, len(later) - window, window))
     assert rms(silent) < 0.01

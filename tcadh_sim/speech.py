@@ -71,8 +71,14 @@ class _Utterance:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     done: bool = False
+    begun: bool = False
 
     def next_piece(self) -> _Piece | None:
+        # The first clause is being processed from the moment it arrives, so an insertion that
+        # follows it quickly still plays after it.
+        if not self.begun and self.pieces:
+            self.begun = True
+            return self.pieces.popleft()
         if self.inserts:
             return self.inserts.popleft()
         if self.pieces:

@@ -201,6 +201,7 @@ class Socket:
     def __init__(self, ws: websocket.WebSocket, session_id: str) -> None:
         self.ws = ws
         self.session_id = session_id
+        self.seen: list[dict[str, Any]] = []  # every frame received, in order
 
     def send(self, command: str, data: dict[str, Any] | None, req_id: str | None = None) -> str:
         req_id = req_id or new_req_id()
@@ -215,7 +216,9 @@ class Socket:
 
     def recv(self, timeout: float = 5.0) -> dict[str, Any]:
         self.ws.settimeout(timeout)
-        return json.loads(self.ws.recv())
+        frame = json.loads(self.ws.recv())
+        self.seen.append(frame)
+        return frame
 
     def until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> list[dict[str, Any]]:
         """Frames received up to and including the first one matching `predicate`."""

@@ -21,6 +21,8 @@ _FULL_MOUTH_RMS = 3000.0  # RMS (of int16 samples) at which the mouth is fully o
 _MOUTH_RELEASE = 0.6  # per-frame decay, so the mouth closes over a few frames, not instantly
 _BABBLE_PEAK = 1400.0  # quiet: about -27 dBFS, a hint of a voice under a text-driven caption
 _SYLLABLES_PER_S = 4.2
+_BABBLE_PITCH_HZ = 150.0
+_HARMONICS = (1.0, 0.5, 0.25)
 
 
 @dataclass(frozen=True)
@@ -32,14 +34,13 @@ class SpeechFrame:
 
 
 class Speech:
-    def __init__(self, *, babble: bool = True, max_buffered_s: float = 30.0) -> None:
+    def __init__(self, *, max_buffered_s: float = 30.0) -> None:
         self._lock = threading.Lock()
         self._pcm = bytearray()
         self._max_pcm_bytes = int(max_buffered_s * SAMPLE_RATE) * 2
         self._caption = ""
         self._caption_start = 0.0
         self._caption_end = 0.0
-        self._babble = babble
         self._mouth = 0.0
         # Phases carried across frames so the synthetic voice has no clicks at frame edges.
         self._pitch_phase = 0.0
@@ -102,11 +103,10 @@ class Speech:
         t = np.arange(n, dtype=np.float64)
         syllable = (self._syllable_phase + t * _SYLLABLES_PER_S / SAMPLE_RATE) % 1.0
         envelope = np.sin(np.pi * syllable) ** 2
-        pitch = self._pitch_phase + 2 * np.pi * 150.0 * t / SAMPLE_RATE
-        voice = np.sin(pitch) + 0.5 * np.sin(2 * pitch) + 0.25 * np.sin(3 * pitch)
+        pitch = self._pitch_phase + 2 * np.pi * _BABBLE_PITCH_HZ * t / SAMPLE_RATE
+        voice = sum(weight * np.sin((i + 1) * pitch) for i, weight in enumerate(_HARMONICS))
         self._syllable_phase = float((self._syllable_phase + n * _SYLLABLES_PER_S / SAMPLE_RATE) % 1.0)
-        self._pitch_phase = float((self._pitch_phase + 2 * np.pi * 150.0 * n / SAMPLE_RATE) % (2 * np.pi))
-        if not self._babble:
-            return np.zeros(n, dtype=np.int16), float(envelope.mean())
-        samples = (voice * envelope * (_BABBLE_PEAK / 1.75)).astype(np.int16)
+        self._pitch_phase = float((self._pitch_phase + 2 * np.pi * _BABBLE_PITCH_HZ * n / SAMPLE_RATE) % (2 * np.pi))
+        # Scaled by the harmonics' total weight so the peak never exceeds _BABBLE_PEAK.
+        samples = (voice * envelope * (_BABBLE_PEAK / sum(_HARMONICS))).astype(np.int16)
         return samples, float(envelope.mean())

@@ -21,10 +21,10 @@ def account_register(*, name: str, base_url: str, appkey: str, accesstoken: str,
     account.save()
     for index, project_id in enumerate(projects, start=1):
         Project.objects.get_or_create(account=account, project_id=project_id,
-                                      defaults={"name": f"{name} project {index}"})
+                                      defaults={"name": f"Project {index} ({project_id[:6]})"})
     for index, asset_key in enumerate(assets, start=1):
         Asset.objects.get_or_create(account=account, asset_key=asset_key,
-                                    defaults={"name": f"{name} avatar {index}"})
+                                    defaults={"name": f"Avatar {index} ({asset_key[:6]})"})
     return account
 
 

@@ -9,7 +9,7 @@ NODE_INSTALLED := node_modules/.installed
 # Debian packages: a CJK font for the simulator's captions, Chromium for the browser tests.
 SYSTEM_PACKAGES := fonts-wqy-microhei chromium
 
-.PHONY: run test test-unit test-browser system-packages clean
+.PHONY: run test system-packages clean
 
 run: $(INSTALLED) $(NODE_INSTALLED) system-packages
 	$(BIN)/python manage.py migrate --noinput
@@ -17,7 +17,7 @@ run: $(INSTALLED) $(NODE_INSTALLED) system-packages
 
 test: $(INSTALLED) $(NODE_INSTALLED) system-packages
 	$(BIN)/python -m pytest
-	$(BIN)/python -m pytest tests/browser -p no:asyncio; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
+	$(BIN)/python -m pytest tests/browser -p no:asyncio -W ignore::pytest.PytestConfigWarning; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

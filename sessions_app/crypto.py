@@ -1,7 +1,9 @@
 """Encryption of accesstokens at rest.
 
-Keys come from settings.TCADH_ENCRYPTION_KEYS (newest first, so a rotation keeps old rows
-readable); without any, one key is derived from SECRET_KEY so a laptop install needs no setup.
+Keys come from settings.TCADH_ENCRYPTION_KEYS, newest first: the first encrypts, all decrypt, so
+a rotation keeps old rows readable until `manage.py rotate_accesstokens` re-encrypts them. A key
+derived from SECRET_KEY comes last: it encrypts only when no key is configured (a laptop install
+needs no setup) and stays readable so moving to configured keys is just another rotation.
 """
 
 import base64
@@ -18,10 +20,8 @@ class SecretUnavailable(Exception):
 
 @cache
 def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
-    if not keys:
-        derived = hashlib.sha256(b"tcadh-accesstoken:" + secret_key.encode()).digest()
-        keys = (base64.urlsafe_b64encode(derived).decode(),)
-    return MultiFernet([Fernet(key.encode()) for key in keys])
+    derived = base64.urlsafe_b64encode(hashlib.sha256(b"tcadh-accesstoken:" + secret_key.encode()).digest())
+    return MultiFernet([Fernet(key.encode()) for key in keys] + [Fernet(derived)])
 
 
 def _current() -> MultiFernet:

@@ -4,7 +4,6 @@ The simulator is registered as the demo account, so a new user can create a sess
 Any process that exits takes the others down with it, so a broken start is never half-running.
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -13,11 +12,10 @@ import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from sessions_app.accounts import account_register, admin_ensure
-
-DEMO_ACCOUNT_NAME = "Simulator (demo)"
+from sessions_app.accounts import admin_ensure
 
 
 class Command(BaseCommand):
@@ -42,7 +40,8 @@ class Command(BaseCommand):
         if not no_simulator:
             sim = urlsplit(settings.TCADH_SIM_URL)
             config = ["--config", simulator_config] if simulator_config else []
-            self._register_demo_account(python, config)
+            call_command("register_simulator", url=settings.TCADH_SIM_URL, config=simulator_config,
+                         stdout=self.stdout)
             commands.append(("simulator", [python, "-m", "tcadh_sim", "--host", sim.hostname,
                                            "--port", str(sim.port), *config]))
         commands += [
@@ -52,16 +51,6 @@ class Command(BaseCommand):
             ("web", [python, "-m", "daphne", "-b", host, "-p", str(port), "tcadh_console.asgi:application"]),
         ]
         self._supervise(commands, host, port)
-
-    def _register_demo_account(self, python: str, config: list[str]) -> None:
-        out = subprocess.run([python, "-m", "tcadh_sim", *config, "--demo-account-json"], check=True,
-                             capture_output=True, text=True).stdout
-        demo = json.loads(out)
-        account_register(
-            name=DEMO_ACCOUNT_NAME, base_url=settings.TCADH_SIM_URL, appkey=demo["appkey"],
-            accesstoken=demo["accesstoken"], uin=demo["uin"], projects=demo["projects"], assets=demo["assets"],
-            concurrency_limit=demo.get("concurrency"),
-        )
 
     def _supervise(self, commands, host, port) -> None:
         procs = {}

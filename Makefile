@@ -18,6 +18,8 @@ run: $(INSTALLED) $(NODE_INSTALLED) system-packages
 test: $(INSTALLED) $(NODE_INSTALLED) system-packages
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest tests/browser -p no:asyncio -W ignore::pytest.PytestConfigWarning; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
+	@echo "Scale-out tier (PostgreSQL and Redis on 127.0.0.1; skipped with the reason when they do not answer):"
+	$(BIN)/python -m pytest tests/scaleout -p no:asyncio -W ignore::pytest.PytestConfigWarning -rs
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -5,7 +5,7 @@ import json
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import broadcast, roles, selectors
+from . import broadcast, chat, roles, selectors
 from .models import LiveSession
 
 CLOSE_FORBIDDEN = 4403
@@ -61,10 +61,14 @@ class SessionConsumer(JsonConsumer):
             return
         self.session_pk = pk
         self.group = broadcast.session_group(pk)
+        self.chat = chat.TabState()
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         # A page that reconnects may have missed changes: start it from the current state.
         await self.send_json({"type": "session", "session": await self._summary()})
+        relay_state = await chat.tab_join(user=user, session_pk=pk, tab=self.channel_name)
+        if relay_state:
+            await self.send_json(relay_state)
 
     @database_sync_to_async
     def _summary(self) -> dict:
@@ -75,12 +79,22 @@ class SessionConsumer(JsonConsumer):
     async def disconnect(self, code):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await chat.tab_leave(session_pk=self.session_pk, tab=self.channel_name)
 
     async def receive_json(self, content, **kwargs):
-        await self.send_json({"type": "error", "message": "this socket does not accept commands yet"})
+        reply = await chat.chat_receive(user=self.scope["user"], session_pk=self.session_pk, tab=self.chat,
+                                        content=content)
+        if reply:
+            await self.send_json(reply)
 
     async def session_update(self, message):
         await self.send_json({"type": "session", "session": message["session"]})
 
     async def session_event(self, message):
         await self.send_json({"type": "event", "event": message["event"]})
+
+    async def utterance_update(self, message):
+        await self.send_json({"type": "utterance", **message["utterance"]})
+
+    async def relay_state(self, message):
+        await self.send_json({"type": "relay", **message["relay"]})

@@ -1,0 +1,498 @@
+"""The chat box: browser commands checked and turned into command-channel frames, and the
+downstream events turned into SessionEvents and Utterance states.
+
+Browser messages (JSON objects on the session socket):
+
+    {"type": "say", "text": "...", "use_bot": false}
+    {"type": "stream", "action": "start" | "chunk" | "end", "text": "..."}
+    {"type": "audio", "pcm": "<base64 of 16 kHz s16le mono>", "final": false}
+    {"type": "interrupt"}
+
+Invalid input is answered with {"type": "error", "message": ...} and nothing goes upstream.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+
+from tcadh.frames import (
+    AUDIO_PACKET_BYTES,
+    STREAM_PACKET_MAX_BYTES,
+    TEXT_MAX_BYTES,
+    AudioUtterance,
+    DriveFailed,
+    Event,
+    LlmText,
+    MalformedFrame,
+    SpeakStatus,
+    StreamTextUtterance,
+    last_clause_end,
+    new_req_id,
+    text_frame,
+)
+
+from . import broadcast, roles, services
+from .models import LiveSession, SessionEvent, Utterance
+from .relay import Relay, RelayClosed, RelayFull, relays
+from .selectors import utterance_summary
+
+STREAM_CHUNK_MAX_CHARS = 8000
+# Without punctuation this much text is streamed as it comes (plain mode) instead of waiting for a clause.
+PLAIN_AFTER_BYTES = STREAM_PACKET_MAX_BYTES
+AUDIO_FLUSH_SECONDS = 1.0
+SPEAKING = {"TextStart", "AudioStart"}
+OVER = {"TextOver", "AudioOver"}
+OPEN_STATES = (Utterance.State.QUEUED, Utterance.State.SPEAKING)
+State = Utterance.State
+
+
+class ChatError(Exception):
+    """Input the relay will not send; the message says what is wrong, for the person typing."""
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+    use_bot: bool
+
+
+@dataclass(frozen=True)
+class StreamPart:
+    action: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    pcm: bytes
+    final: bool
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    pass
+
+
+Command = Union[Say, StreamPart, AudioChunk, Interrupt]
+
+
+def _text_field(content: dict, name: str = "text", *, required: bool = True) -> str:
+    value = content.get(name, None if required else "")
+    if not isinstance(value, str):
+        raise ChatError(f"'{name}' must be a string")
+    return value
+
+
+def command_parse(content: dict[str, Any]) -> Command:
+    """Check one browser message's shape and sizes; no database, no session state."""
+    kind = content.get("type")
+    if kind == "say":
+        text = _text_field(content).strip()
+        if not text:
+            raise ChatError("'text' is empty: type something to say")
+        size = len(text.encode("utf-8"))
+        if size > TEXT_MAX_BYTES:
+            raise ChatError(f"'text' is {size} bytes in UTF-8; at most {TEXT_MAX_BYTES} can be said at once "
+                            "(use Stream for longer text)")
+        use_bot = content.get("use_bot", False)
+        if not isinstance(use_bot, bool):
+            raise ChatError("'use_bot' must be true or false")
+        return Say(text, use_bot)
+    if kind == "stream":
+        action = content.get("action")
+        if action not in ("start", "chunk", "end"):
+            raise ChatError("'action' must be start, chunk or end")
+        text = _text_field(content, required=action == "chunk")
+        if len(text) > STREAM_CHUNK_MAX_CHARS:
+            raise ChatError(f"'text' has {len(text)} characters; send at most {STREAM_CHUNK_MAX_CHARS} per chunk")
+        return StreamPart(action, text)
+    if kind == "audio":
+        encoded = content.get("pcm", "")
+        if not isinstance(encoded, str):
+            raise ChatError("'pcm' must be a Base64 string")
+        final = content.get("final", False)
+        if not isinstance(final, bool):
+            raise ChatError("'final' must be true or false")
+        if len(encoded) > (AUDIO_PACKET_BYTES // 3 + 1) * 4 + 4:
+            raise ChatError(f"'pcm' chunk is larger than {AUDIO_PACKET_BYTES} bytes (160 ms)")
+        try:
+            pcm = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise ChatError("'pcm' is not valid Base64") from None
+        if len(pcm) > AUDIO_PACKET_BYTES:
+            raise ChatError(f"'pcm' chunk is {len(pcm)} bytes; at most {AUDIO_PACKET_BYTES} (160 ms)")
+        if len(pcm) % 2:
+            raise ChatError("'pcm' chunk has an odd number of bytes; 16-bit samples need an even length")
+        if not pcm and not final:
+            raise ChatError("'pcm' is empty; send audio or set 'final'")
+        return AudioChunk(pcm, final)
+    if kind == "interrupt":
+        return Interrupt()
+    raise ChatError("'type' must be say, stream, audio or interrupt")
+
+
+# -- per-tab and per-session drive state ----------------------------------------------------
+
+
+@dataclass
+class Drive:
+    """One utterance sent through a relay and not over yet."""
+
+    kind: str
+    req_id: str
+    utterance_pk: int
+    builder: StreamTextUtterance | AudioUtterance | None = None
+    ended: bool = False  # final packet queued, or interrupted
+    interrupted: bool = False
+    unflushed_bytes: int = 0
+    flushed_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class OpenStream:
+    buffer: str = ""
+    clause: bool | None = None
+    drive: Drive | None = None
+
+
+@dataclass
+class TabState:
+    """What one browser tab has open: at most one stream and one audio utterance."""
+
+    stream: OpenStream | None = None
+    audio: Drive | None = None
+
+
+# -- database services (sync) ---------------------------------------------------------------
+
+
+def _publish_utterance(utterance: Utterance) -> None:
+    broadcast.send_after_commit([broadcast.session_group(utterance.session_id)],
+                                {"type": "utterance.update", "utterance": utterance_summary(utterance)})
+
+
+def drive_authorize(*, user, session_pk: int) -> LiveSession:
+    """The session this user may drive right now, or a ChatError saying why not."""
+    if not roles.can_drive(user):
+        raise ChatError("you may watch this session but not drive it (operators and admins drive)")
+    session = LiveSession.objects.select_related("account").filter(pk=session_pk).first()
+    if session is None:
+        raise ChatError("this session no longer exists")
+    if session.status != LiveSession.Status.STARTED:
+        hint = "; start it first" if session.status == LiveSession.Status.READY else ""
+        raise ChatError(f"the session is {session.status}{hint}")
+    return session
+
+
+def utterance_open(*, session: LiveSession, user, kind: str, req_id: str, text: str = "",
+                   audio_bytes: int = 0) -> Utterance:
+    with transaction.atomic():
+        utterance = Utterance.objects.create(session=session, req_id=req_id, kind=kind, text=text,
+                                             audio_bytes=audio_bytes, created_by=user)
+        services.session_touch(session=session)
+        services.audit_record(actor=user, action=f"drive_{kind}", session=session,
+                              detail=text[:200] or f"{audio_bytes} bytes of audio")
+        _publish_utterance(utterance)
+    return utterance
+
+
+def utterance_grow(*, session: LiveSession, utterance_pk: int, text: str = "", audio_bytes: int = 0) -> None:
+    with transaction.atomic():
+        Utterance.objects.filter(pk=utterance_pk).update(text=Concat(F("text"), Value(text)),
+                                                         audio_bytes=F("audio_bytes") + audio_bytes)
+        services.session_touch(session=session)
+        if text:
+            _publish_utterance(Utterance.objects.select_related("created_by").get(pk=utterance_pk))
+
+
+def utterance_advance(*, session_pk: int, req_ids: list[str], to: str, error: str = "") -> int:
+    """Move open utterances on; ended ones keep their state (an interrupted one stays interrupted)."""
+    allowed = (State.QUEUED,) if to == State.SPEAKING else OPEN_STATES
+    with transaction.atomic():
+        rows = list(Utterance.objects.select_for_update().select_related("created_by")
+                    .filter(session_id=session_pk, req_id__in=req_ids, state__in=allowed))
+        for utterance in rows:
+            utterance.state = to
+            utterance.error = error[:500]
+            utterance.save(update_fields=["state", "error", "updated_at"])
+            _publish_utterance(utterance)
+    return len(rows)
+
+
+def utterances_end_open(*, session_pk: int, reason: str) -> int:
+    """The channel is gone for good: nothing still queued or speaking will hear back."""
+    req_ids = list(Utterance.objects.filter(session_id=session_pk, state__in=OPEN_STATES)
+                   .values_list("req_id", flat=True))
+    return utterance_advance(session_pk=session_pk, req_ids=req_ids, to=State.INTERRUPTED, error=reason)
+
+
+def downstream_record(*, session: LiveSession, event: Event) -> None:
+    """Save a Type 3 / 4 / 9 / error frame as a SessionEvent and move its utterance on."""
+    if isinstance(event, SpeakStatus):
+        data = {"req_id": event.req_id, "type": 3, "speak_status": event.status, "seq": event.seq}
+        if event.final_type is not None:
+            data["final_type"] = event.final_type
+        clause = f" (clause {event.seq})" if event.seq else ""
+        with transaction.atomic():
+            services.event_record(session=session, kind=SessionEvent.Kind.SPEAK,
+                                  message=f"avatar {event.status}{clause}", data=data)
+            LiveSession.objects.filter(pk=session.pk).update(speak_status=event.status[:32])
+            if event.status in SPEAKING:
+                utterance_advance(session_pk=session.pk, req_ids=[event.req_id], to=State.SPEAKING)
+            elif event.status in OVER:
+                utterance_advance(session_pk=session.pk, req_ids=[event.req_id], to=State.DONE)
+            elif event.status == "Error":
+                utterance_advance(session_pk=session.pk, req_ids=[event.req_id], to=State.FAILED,
+                                  error="the avatar could not speak it")
+    elif isinstance(event, LlmText):
+        services.event_record(session=session, kind=SessionEvent.Kind.LLM, message=event.text,
+                              data={"req_id": event.req_id, "type": 4, "seq": event.seq, "final": event.final})
+    elif isinstance(event, DriveFailed):
+        what = "unreadable frame from the cloud" if isinstance(event, MalformedFrame) else "the cloud refused"
+        message = f"{what}: {event.message or 'no message'} (code {event.code})"
+        with transaction.atomic():
+            services.event_record(session=session, kind=SessionEvent.Kind.ERROR, message=message,
+                                  data={"req_id": event.req_id, "code": event.code})
+            if event.req_id:
+                utterance_advance(session_pk=session.pk, req_ids=[event.req_id], to=State.FAILED, error=message)
+
+
+def seen_keys(*, session_pk: int, limit: int = 200) -> list[tuple]:
+    """Events already recorded, so a cloud replay after the relay reopens is not shown twice."""
+    keys = []
+    events = SessionEvent.objects.filter(session_id=session_pk, kind__in=[SessionEvent.Kind.SPEAK,
+                                                                            SessionEvent.Kind.LLM])
+    for data in events.order_by("-id").values_list("data", flat=True)[:limit]:
+        if data.get("type") == 3:
+            keys.append((data.get("req_id", ""), 3, data.get("speak_status", ""), data.get("seq", 0)))
+        elif data.get("type") == 4:
+            keys.append((data.get("req_id", ""), 4, "", data.get("seq", 0)))
+    return keys[::-1]
+
+
+# -- relay glue (async) ---------------------------------------------------------------------
+
+
+async def _on_event(relay: Relay, event: Event) -> None:
+    if not isinstance(event, (SpeakStatus, LlmText, DriveFailed)):
+        return
+    await database_sync_to_async(downstream_record)(session=relay.session, event=event)
+    req_id = getattr(event, "req_id", "")
+    ends = isinstance(event, DriveFailed) or (isinstance(event, SpeakStatus) and event.status in OVER | {"Error"})
+    if ends and req_id:
+        relay.drives.pop(req_id, None)
+
+
+async def _on_stop(relay: Relay, reason: str) -> None:
+    relays.forget(relay)
+    await database_sync_to_async(utterances_end_open)(session_pk=relay.session_pk,
+                                                      reason=f"command channel closed: {reason}")
+
+
+async def relay_open(session: LiveSession) -> Relay:
+    return await relays.open(session, on_event=_on_event, on_stop=_on_stop,
+                             seen=lambda: database_sync_to_async(seen_keys)(session_pk=session.pk))
+
+
+async def tab_join(*, user, session_pk: int, tab: str) -> dict | None:
+    """A page opened the session: keep its relay open and, for a driver, open it now."""
+    relays.tab_join(session_pk, tab)
+    try:
+        session = await database_sync_to_async(drive_authorize)(user=user, session_pk=session_pk)
+    except ChatError:
+        relay = relays.get(session_pk)
+        return {"type": "relay", **relay.snapshot()} if relay else None
+    relay = await relay_open(session)
+    return {"type": "relay", **relay.snapshot()}
+
+
+async def tab_leave(*, session_pk: int, tab: str) -> None:
+    relays.tab_leave(session_pk, tab)
+
+
+# -- the command handlers -------------------------------------------------------------------
+
+
+async def chat_receive(*, user, session_pk: int, tab: TabState, content: dict[str, Any]) -> dict | None:
+    """Handle one browser message; the reply for that browser only (an error), or None."""
+    try:
+        session = await database_sync_to_async(drive_authorize)(user=user, session_pk=session_pk)
+        command = command_parse(content)
+        if isinstance(command, AudioChunk) and session.driver_type != LiveSession.DriverType.AUDIO:
+            raise ChatError("audio needs a session created with driver type 3 (audio and text)")
+        relay = await relay_open(session)
+        if isinstance(command, Say):
+            await _say(relay, session, user, command)
+        elif isinstance(command, StreamPart):
+            await _stream(relay, session, user, tab, command)
+        elif isinstance(command, AudioChunk):
+            await _audio(relay, session, user, tab, command)
+        else:
+            await _interrupt(relay, session, user, tab)
+    except ChatError as exc:
+        return {"type": "error", "message": str(exc)}
+    except (RelayFull, RelayClosed) as exc:
+        return {"type": "error", "message": str(exc)}
+    return None
+
+
+async def _start_drive(relay: Relay, session: LiveSession, user, kind: str, *, req_id: str, text: str = "",
+                       audio_bytes: int = 0, builder=None) -> Drive:
+    utterance = await database_sync_to_async(utterance_open)(session=session, user=user, kind=kind, req_id=req_id,
+                                                             text=text, audio_bytes=audio_bytes)
+    drive = Drive(kind, req_id, utterance.pk, builder)
+    relay.drives[req_id] = drive
+    return drive
+
+
+async def _send_or_fail(relay: Relay, drive: Drive, frames: list[dict]) -> None:
+    try:
+        relay.send(frames)
+    except (RelayFull, RelayClosed) as exc:
+        relay.drives.pop(drive.req_id, None)
+        await database_sync_to_async(utterance_advance)(session_pk=relay.session_pk, req_ids=[drive.req_id],
+                                                        to=State.FAILED, error=str(exc))
+        raise
+
+
+async def _say(relay: Relay, session: LiveSession, user, command: Say) -> None:
+    req_id = new_req_id()
+    frame = text_frame(session.cloud_session_id, command.text, use_bot=command.use_bot, req_id=req_id)
+    drive = await _start_drive(relay, session, user, Utterance.Kind.TEXT, req_id=req_id, text=command.text)
+    await _send_or_fail(relay, drive, [frame])
+
+
+def _stream_cut(stream: OpenStream, *, final: bool) -> str:
+    """The part of the buffer to send now, deciding clause or plain mode on the way."""
+    if stream.clause is None:
+        if last_clause_end(stream.buffer):
+            stream.clause = True
+        elif final or len(stream.buffer.encode("utf-8")) >= PLAIN_AFTER_BYTES:
+            stream.clause = False
+        else:
+            return ""
+    if final or not stream.clause:
+        cut = len(stream.buffer)
+    else:
+        # Clause mode sends whole clauses only; an over-long run without punctuation goes anyway.
+        cut = last_clause_end(stream.buffer)
+        if len(stream.buffer[cut:].encode("utf-8")) >= PLAIN_AFTER_BYTES:
+            cut = len(stream.buffer)
+    ready, stream.buffer = stream.buffer[:cut], stream.buffer[cut:]
+    return ready
+
+
+async def _stream(relay: Relay, session: LiveSession, user, tab: TabState, command: StreamPart) -> None:
+    if command.action == "start":
+        if tab.stream is not None and not (tab.stream.drive and tab.stream.drive.ended):
+            raise ChatError("a stream is already open in this tab; end it first")
+        tab.stream = OpenStream()
+    elif tab.stream is None:
+        raise ChatError(f"no stream is open; send action start before {command.action}")
+    stream = tab.stream
+    if stream.drive is not None and stream.drive.ended:
+        tab.stream = None
+        raise ChatError("this stream was interrupted; start a new one")
+    final = command.action == "end"
+    stream.buffer += command.text
+    ready = _stream_cut(stream, final=final)
+    if final:
+        tab.stream = None
+        if stream.drive is None and not ready.strip():
+            raise ChatError("the stream is empty; nothing was sent")
+    if not ready and not final:
+        return
+    drive = stream.drive
+    if drive is None:
+        builder = StreamTextUtterance(session.cloud_session_id, clause=bool(stream.clause))
+        drive = stream.drive = await _start_drive(relay, session, user, Utterance.Kind.STREAM,
+                                                  req_id=builder.req_id, text=ready, builder=builder)
+    elif ready:
+        await database_sync_to_async(utterance_grow)(session=session, utterance_pk=drive.utterance_pk, text=ready)
+    else:
+        await database_sync_to_async(services.session_touch)(session=session)
+    builder = drive.builder
+    if final and not builder.clause and len(ready.encode("utf-8")) <= STREAM_PACKET_MAX_BYTES:
+        # Plain mode: the last piece rides on the final packet.
+        frames = [builder.final(ready)]
+    else:
+        frames = builder.packets(ready) if ready else []
+        if final:
+            frames.append(builder.final())
+    if final:
+        drive.ended = True
+    await _send_or_fail(relay, drive, frames)
+
+
+async def _audio(relay: Relay, session: LiveSession, user, tab: TabState, command: AudioChunk) -> None:
+    drive = tab.audio
+    if drive is not None and drive.ended:
+        tab.audio = None
+        if command.final and not command.pcm:
+            return
+        raise ChatError("this audio was interrupted; release the microphone and start again")
+    if drive is None:
+        if not command.pcm:
+            raise ChatError("no audio is being sent; there is nothing to finish")
+        builder = AudioUtterance(session.cloud_session_id)
+        drive = tab.audio = await _start_drive(relay, session, user, Utterance.Kind.AUDIO, req_id=builder.req_id,
+                                               audio_bytes=len(command.pcm), builder=builder)
+    else:
+        drive.unflushed_bytes += len(command.pcm)
+    frames = [drive.builder.packet(command.pcm)] if command.pcm else []
+    if command.final:
+        frames.append(drive.builder.final())
+        drive.ended = True
+        tab.audio = None
+    # Audio arrives every 160 ms: write its size and the activity about once a second, not per packet.
+    if drive.unflushed_bytes and (command.final or time.monotonic() - drive.flushed_at >= AUDIO_FLUSH_SECONDS):
+        added, drive.unflushed_bytes, drive.flushed_at = drive.unflushed_bytes, 0, time.monotonic()
+        await database_sync_to_async(utterance_grow)(session=session, utterance_pk=drive.utterance_pk,
+                                                     audio_bytes=added)
+    await _send_or_fail(relay, drive, frames)
+
+
+async def _interrupt(relay: Relay, session: LiveSession, user, tab: TabState) -> None:
+    targets = [drive for drive in relay.drives.values() if not drive.interrupted]
+    relay.withdraw({drive.req_id for drive in targets})
+    frames: list[dict] = []
+    text_stop = not targets
+    for drive in targets:
+        drive.interrupted = True
+        sent = relay.was_sent(drive.req_id)
+        if drive.kind == Utterance.Kind.STREAM and sent:
+            frames.append(drive.builder.interrupt())
+        elif drive.kind == Utterance.Kind.AUDIO and sent:
+            # Audio has no interrupt flag: its final empty packet stops it (PROTOCOL §11.5).
+            frames.append(drive.builder.final())
+        elif drive.kind == Utterance.Kind.TEXT and sent:
+            text_stop = True
+        drive.ended = True
+    if text_stop:
+        frames.append(text_frame(session.cloud_session_id, "", interrupt=True))
+    if tab.stream is not None and tab.stream.drive is None:
+        # Text still waiting for a whole clause was never sent: just forget it.
+        tab.stream = None
+
+    def record() -> None:
+        with transaction.atomic():
+            utterance_advance(session_pk=session.pk, req_ids=[d.req_id for d in targets], to=State.INTERRUPTED,
+                              error="interrupted")
+            services.session_touch(session=session)
+            services.audit_record(actor=user, action="interrupt", session=session,
+                                  detail=", ".join(d.req_id for d in targets)[:500])
+
+    await database_sync_to_async(record)()
+    relay.send(frames, urgent=True)

@@ -1,0 +1,387 @@
+"""The chat box relay against the real simulator: browser JSON in, command-channel frames out,
+speak statuses back to every tab, Utterance rows kept in step."""
+
+import asyncio
+import base64
+
+import pytest
+from channels.db import database_sync_to_async
+
+from sessions_app.models import SessionEvent, Utterance
+from sessions_app.relay import relays
+
+from .helpers import create_session, started_session
+from .test_consumers import connect_as
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 10
+
+
+@pytest.fixture(autouse=True)
+def quick_relay(settings):
+    settings.TCADH_RELAY_GRACE_SECONDS = 0
+    settings.TCADH_RELAY_BACKOFF_SECONDS = 0.05
+    # Keeps the text-spacing tests short while still above the simulator's 1 s rule.
+    settings.TCADH_RELAY_TEXT_INTERVAL_SECONDS = 1.05
+
+
+@pytest.fixture(autouse=True)
+async def relays_closed():
+    yield
+    await relays.close_all()
+
+
+async def open_tab(user, session):
+    tab = await connect_as(user, f"/ws/sessions/{session.pk}/chat/")
+    connected, _ = await tab.connect()
+    assert connected
+    return tab
+
+
+async def receive_until(tab, predicate, timeout: float = TIMEOUT) -> list[dict]:
+    """Messages up to and including the first one matching `predicate`."""
+    seen = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        left = deadline - loop.time()
+        assert left > 0, f"no matching message; got {[m.get('type') for m in seen]}: {seen[-5:]}"
+        message = await tab.receive_json_from(timeout=left)
+        seen.append(message)
+        if predicate(message):
+            return seen
+
+
+def speak(status: str, req_id: str | None = None):
+    def match(message: dict) -> bool:
+        if message.get("type") != "event" or message["event"]["kind"] != "speak":
+            return False
+        data = message["event"]["data"]
+        return data["speak_status"] == status and (req_id is None or data["req_id"] == req_id)
+    return match
+
+
+def utterance_state(state: str, kind: str | None = None):
+    return lambda m: m.get("type") == "utterance" and m["state"] == state and (kind is None or m["kind"] == kind)
+
+
+def relay_state(state: str):
+    return lambda m: m.get("type") == "relay" and m["state"] == state
+
+
+async def sim_frames(sim, session, command: str | None = None) -> list[dict]:
+    detail = await asyncio.to_thread(sim.control, "GET", f"sessions/{session.cloud_session_id}")
+    return [f for f in detail["frames"] if command is None or f["command"] == command]
+
+
+async def sim_sent(sim, session) -> list[dict]:
+    detail = await asyncio.to_thread(sim.control, "GET", f"sessions/{session.cloud_session_id}")
+    return list(detail["sent"])
+
+
+@database_sync_to_async
+def utterance(req_id: str) -> Utterance:
+    return Utterance.objects.get(req_id=req_id)
+
+
+@database_sync_to_async
+def speak_events(session, status: str) -> list[SessionEvent]:
+    return [e for e in SessionEvent.objects.filter(session=session, kind="speak")
+            if e.data["speak_status"] == status]
+
+
+async def test_text_reaches_both_tabs_and_the_utterance_ends_done(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account)
+    first, second = await open_tab(operator, session), await open_tab(operator, session)
+    await receive_until(first, relay_state("connected"))
+
+    await first.send_json_to({"type": "say", "text": "Hello there, viewers."})
+    queued = (await receive_until(first, utterance_state("queued")))[-1]
+    req_id = queued["req_id"]
+    assert queued["text"] == "Hello there, viewers." and queued["kind"] == "text" and queued["by"] == "olivia"
+
+    for tab in (first, second):
+        seen = await receive_until(tab, speak("TextOver", req_id))
+        assert any(speak("TextStart", req_id)(m) for m in seen)
+        assert any(utterance_state("speaking")(m) for m in seen)
+    assert any(utterance_state("done")(m) for m in await receive_until(second, utterance_state("done")))
+    row = await utterance(req_id)
+    assert row.state == "done" and row.created_by_id == operator.pk
+
+    frames = await sim_frames(sim, session, "SEND_TEXT")
+    assert [f["req_id"] for f in frames] == [req_id]
+    assert frames[0]["code"] == 0 and frames[0]["data"]["ChatCommand"] == "NotUseChat"
+    await first.disconnect()
+    await second.disconnect()
+
+
+async def test_texts_sent_quickly_are_queued_one_second_apart_not_refused(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, session)
+    for text in ("One.", "Two.", "Three."):
+        await tab.send_json_to({"type": "say", "text": text})
+    await receive_until(tab, lambda m: m.get("type") == "utterance" and m["text"] == "Three."
+                        and m["state"] == "done", timeout=20)
+    frames = await sim_frames(sim, session, "SEND_TEXT")
+    assert [f["data"]["Text"] for f in frames] == ["One.", "Two.", "Three."]
+    assert all(f["code"] == 0 for f in frames)
+    assert all(b["t"] - a["t"] >= 1.0 for a, b in zip(frames, frames[1:]))
+    await tab.disconnect()
+
+
+async def test_bound_bot_answer_comes_back_as_llm_events(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, session)
+    await tab.send_json_to({"type": "say", "text": "What can you do?", "use_bot": True})
+    frame = None
+    while frame is None:
+        frames = await sim_frames(sim, session, "SEND_TEXT")
+        frame = frames[0] if frames else None
+        await asyncio.sleep(0.05)
+    assert "ChatCommand" not in frame["data"] or frame["data"]["ChatCommand"] == ""
+    await receive_until(tab, utterance_state("done"))
+    await tab.disconnect()
+
+
+async def test_stream_in_clause_mode_with_a_final_packet(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, session)
+    await tab.send_json_to({"type": "stream", "action": "start", "text": "First sentence here. Sec"})
+    await tab.send_json_to({"type": "stream", "action": "chunk", "text": "ond sentence. Third"})
+    await tab.send_json_to({"type": "stream", "action": "end", "text": " and last."})
+    seen = await receive_until(tab, utterance_state("done", "stream"), timeout=20)
+    req_id = next(m["req_id"] for m in seen if m.get("type") == "utterance")
+    assert any(speak("SentenceStart", req_id)(m) for m in seen)
+
+    frames = await sim_frames(sim, session, "SEND_STREAMTEXT")
+    assert {f["req_id"] for f in frames} == {req_id}
+    assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))
+    assert all(f["data"].get("IsSentence") for f in frames) and all(f["code"] == 0 for f in frames)
+    assert frames[-1]["data"]["IsFinal"] and not any(f["data"]["IsFinal"] for f in frames[:-1])
+    assert "".join(f["data"]["Text"] for f in frames) == "First sentence here. Second sentence. Third and last."
+    assert (await utterance(req_id)).text == "First sentence here. Second sentence. Third and last."
+    await tab.disconnect()
+
+
+async def test_stream_without_punctuation_is_plain_and_packets_stay_under_1000_bytes(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, session)
+    text = "数字人" * 500  # 4500 bytes, no clause end
+    await tab.send_json_to({"type": "stream", "action": "start"})
+    await tab.send_json_to({"type": "stream", "action": "chunk", "text": text})
+    await tab.send_json_to({"type": "stream", "action": "end"})
+    req_id = (await receive_until(tab, utterance_state("speaking", "stream"), timeout=20))[-1]["req_id"]
+    await tab.send_json_to({"type": "interrupt"})
+    await receive_until(tab, speak("TextOver", req_id))
+    frames = await sim_frames(sim, session, "SEND_STREAMTEXT")
+    assert all(f["code"] == 0 for f in frames)
+    assert not any(f["data"].get("IsSentence") for f in frames)
+    assert all(len(f["data"]["Text"].encode()) <= 1000 for f in frames)
+    assert "".join(f["data"]["Text"] for f in frames) == text
+    assert frames[-1]["data"].get("Interrupt") and frames[-1]["seq"] == len(frames)
+    assert (await utterance(req_id)).state == "interrupted"
+    await tab.disconnect()
+
+
+def pcm_chunks(seconds: float) -> list[str]:
+    samples = bytes(range(256)) * 20  # 5120 bytes
+    count = int(seconds / 0.16)
+    return [base64.b64encode(samples).decode()] * count
+
+
+async def test_audio_packets_and_the_final_packet(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account, driver_type=3)
+    tab = await open_tab(operator, session)
+    chunks = pcm_chunks(0.8)
+    for chunk in chunks:
+        await tab.send_json_to({"type": "audio", "pcm": chunk})
+    await tab.send_json_to({"type": "audio", "pcm": base64.b64encode(b"\x01\x00" * 100).decode(), "final": True})
+    seen = await receive_until(tab, utterance_state("done", "audio"))
+    req_id = seen[-1]["req_id"]
+    assert any(speak("AudioStart", req_id)(m) for m in seen)
+    frames = await sim_frames(sim, session, "SEND_AUDIO")
+    assert [f["seq"] for f in frames] == list(range(1, len(chunks) + 3))
+    assert all(f["code"] == 0 and f["req_id"] == req_id for f in frames)
+    # The simulator shows Audio as its Base64 length.
+    assert frames[-1]["data"] == {"Audio": "<0 base64 chars>", "Seq": len(chunks) + 2, "IsFinal": True}
+    assert not any(f["data"]["IsFinal"] for f in frames[:-1])
+    over = await speak_events(session, "AudioOver")
+    assert over[-1].data["final_type"] == 1
+    assert (await utterance(req_id)).audio_bytes == 5120 * len(chunks) + 200
+    await tab.disconnect()
+
+
+async def test_interrupting_text_sends_an_empty_interrupt(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, session)
+    await tab.send_json_to({"type": "say", "text": "A rather long sentence that keeps the avatar busy for a while."})
+    req_id = (await receive_until(tab, speak("TextStart")))[-1]["event"]["data"]["req_id"]
+    await tab.send_json_to({"type": "interrupt"})
+    seen = await receive_until(tab, speak("TextOver", req_id))
+    assert any(utterance_state("interrupted")(m) for m in seen)
+    frames = await sim_frames(sim, session, "SEND_TEXT")
+    assert frames[-1]["data"]["Text"] == "" and frames[-1]["data"]["Interrupt"] is True
+    assert frames[-1]["req_id"] != req_id and frames[-1]["code"] == 0
+    assert (await utterance(req_id)).state == "interrupted"
+    await tab.disconnect()
+
+
+async def test_interrupting_audio_sends_its_final_packet(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account, driver_type=3)
+    tab = await open_tab(operator, session)
+    for chunk in pcm_chunks(0.5):
+        await tab.send_json_to({"type": "audio", "pcm": chunk})
+    req_id = (await receive_until(tab, speak("AudioStart")))[-1]["event"]["data"]["req_id"]
+    await tab.send_json_to({"type": "interrupt"})
+    await receive_until(tab, speak("AudioOver", req_id))
+    frames = await sim_frames(sim, session, "SEND_AUDIO")
+    assert frames[-1]["data"]["IsFinal"] and frames[-1]["data"]["Audio"] == "<0 base64 chars>"
+    assert all(f["code"] == 0 for f in frames)
+    assert (await utterance(req_id)).state == "interrupted"
+    await tab.disconnect()
+
+
+async def test_reconnects_after_a_drop_without_showing_events_twice(sim, account, operator, settings):
+    # The simulator cuts the socket when the next upstream frame arrives: let that be a heartbeat.
+    settings.TCADH_RELAY_HEARTBEAT_SECONDS = 0.2
+    session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, session)
+    await tab.send_json_to({"type": "say", "text": "Before the drop."})
+    first = (await receive_until(tab, utterance_state("done")))[-1]["req_id"]
+    await asyncio.to_thread(sim.control, "POST", "faults",
+                            json={"endpoint": "commandchannel", "drop_websocket": True, "count": 1})
+    await receive_until(tab, relay_state("reconnecting"))
+    await receive_until(tab, relay_state("connected"))
+    await tab.send_json_to({"type": "say", "text": "After the drop."})
+    seen = await receive_until(tab, lambda m: m.get("type") == "utterance" and m["text"] == "After the drop."
+                               and m["state"] == "done", timeout=20)
+    second = seen[-1]["req_id"]
+    assert first != second
+    # The simulator replayed the first drive's statuses on reconnect; none were recorded again.
+    replayed = [s for s in await sim_sent(sim, session) if s.get("ReqId") == first]
+    assert len(replayed) >= 2
+    for status in ("TextStart", "TextOver"):
+        assert [e.data["req_id"] for e in await speak_events(session, status)] == [first, second]
+    assert not any(speak("TextOver", first)(m) for m in seen)
+    calls = await asyncio.to_thread(sim.control, "GET", "calls")
+    assert calls["counts"]["commandchannel"] == 2
+    await tab.disconnect()
+
+
+BAD_INPUT = [
+    ({"type": "shout", "text": "hi"}, "'type'"),
+    ({"text": "hi"}, "'type'"),
+    ({"type": "say"}, "'text'"),
+    ({"type": "say", "text": 42}, "'text'"),
+    ({"type": "say", "text": "   "}, "empty"),
+    ({"type": "say", "text": "好" * 1334}, "4000"),
+    ({"type": "say", "text": "hi", "use_bot": "yes"}, "'use_bot'"),
+    ({"type": "stream", "action": "pause", "text": "hi"}, "'action'"),
+    ({"type": "stream", "action": "chunk", "text": "no stream open"}, "no stream is open"),
+    ({"type": "stream", "action": "end"}, "no stream is open"),
+    ({"type": "stream", "action": "start", "text": "x" * 8001}, "8000"),
+    ({"type": "stream", "action": "chunk"}, "'text'"),
+    ({"type": "audio", "pcm": base64.b64encode(b"\x00" * 320).decode()}, "driver type 3"),
+]
+BAD_AUDIO = [
+    ({"type": "audio", "pcm": "not base64!"}, "Base64"),
+    ({"type": "audio", "pcm": 12}, "'pcm'"),
+    ({"type": "audio", "pcm": base64.b64encode(b"\x00" * 5122).decode()}, "5120"),
+    ({"type": "audio", "pcm": base64.b64encode(b"\x00" * 3).decode()}, "odd"),
+    ({"type": "audio", "pcm": ""}, "empty"),
+    ({"type": "audio", "pcm": "", "final": True}, "nothing to finish"),
+    ({"type": "audio", "pcm": "AAAA", "final": "yes"}, "'final'"),
+]
+
+
+async def _assert_refused(tab, cases) -> None:
+    for message, fragment in cases:
+        await tab.send_json_to(message)
+        reply = (await receive_until(tab, lambda m: m.get("type") == "error"))[-1]
+        assert fragment in reply["message"], (message, reply)
+
+
+async def test_bad_input_is_answered_with_an_error_and_nothing_goes_upstream(sim, account, operator):
+    text_session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, text_session)
+    await _assert_refused(tab, BAD_INPUT)
+    await tab.send_json_to({"type": "stream", "action": "start", "text": "no punctuation"})
+    await _assert_refused(tab, [({"type": "stream", "action": "start"}, "already open")])
+    await tab.send_json_to({"type": "stream", "action": "end"})
+    await receive_until(tab, utterance_state("queued", "stream"))
+    await tab.disconnect()
+    frames = await sim_frames(sim, text_session)
+    assert [f["command"] for f in frames if f["command"] != "SEND_HEARTBEAT"] == ["SEND_STREAMTEXT"]
+
+    audio_session = await database_sync_to_async(started_session)(operator, account, driver_type=3)
+    tab = await open_tab(operator, audio_session)
+    await _assert_refused(tab, BAD_AUDIO)
+    # Still open and working after all of that.
+    await tab.send_json_to({"type": "say", "text": "Still here."})
+    await receive_until(tab, utterance_state("done"))
+    assert [f["command"] for f in await sim_frames(sim, audio_session)] == ["SEND_TEXT"]
+    await tab.disconnect()
+
+
+async def test_a_session_that_is_not_started_cannot_be_driven(sim, account, operator):
+    session = await database_sync_to_async(create_session)(operator, account)
+    tab = await open_tab(operator, session)
+    await _assert_refused(tab, [({"type": "say", "text": "hi"}, "preparing")])
+    assert relays.get(session.pk) is None
+    await tab.disconnect()
+
+
+async def test_auditor_watches_but_may_not_drive(sim, account, operator, auditor):
+    session = await database_sync_to_async(started_session)(operator, account)
+    watcher, driver = await open_tab(auditor, session), await open_tab(operator, session)
+    await _assert_refused(watcher, [({"type": "say", "text": "let me talk"}, "not drive"),
+                                    ({"type": "interrupt"}, "not drive")])
+    await driver.send_json_to({"type": "say", "text": "Operators may."})
+    seen = await receive_until(watcher, utterance_state("done"))
+    assert any(speak("TextStart")(m) for m in seen)
+    frames = await sim_frames(sim, session, "SEND_TEXT")
+    assert [f["data"]["Text"] for f in frames] == ["Operators may."]
+    await watcher.disconnect()
+    await driver.disconnect()
+
+
+async def test_anonymous_and_cross_origin_are_refused(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account)
+    anonymous = await connect_as(None, f"/ws/sessions/{session.pk}/chat/")
+    assert not (await anonymous.connect())[0]
+    foreign = await connect_as(operator, f"/ws/sessions/{session.pk}/chat/", origin=b"http://evil.example")
+    assert not (await foreign.connect())[0]
+    assert relays.get(session.pk) is None
+
+
+async def test_closing_the_session_closes_the_relay_at_once(sim, account, operator, settings):
+    settings.TCADH_RELAY_GRACE_SECONDS = 60
+    session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, session)
+    await receive_until(tab, relay_state("connected"))
+    relay = relays.get(session.pk)
+    from sessions_app import services
+
+    await database_sync_to_async(services.session_close)(user=operator, session=session)
+    await receive_until(tab, relay_state("closed"))
+    await asyncio.wait_for(relay.wait_closed(), TIMEOUT)
+    assert relay.stopped
+    await tab.disconnect()
+
+
+async def test_one_relay_is_shared_and_closed_after_the_last_tab_leaves(sim, account, operator, settings):
+    settings.TCADH_RELAY_GRACE_SECONDS = 0.2
+    session = await database_sync_to_async(started_session)(operator, account)
+    first, second = await open_tab(operator, session), await open_tab(operator, session)
+    await receive_until(first, relay_state("connected"))
+    relay = relays.get(session.pk)
+    await first.disconnect()
+    await asyncio.sleep(0.4)
+    assert relays.get(session.pk) is relay and not relay.stopped
+    await second.disconnect()
+    await asyncio.wait_for(relay.wait_closed(), TIMEOUT)
+    calls = await asyncio.to_thread(sim.control, "GET", "calls")
+    assert calls["counts"]
+    channel_opens = [c for c in calls["calls"] if c.get("endpoint") == "commandchannel"]
+    assert len(channel_opens) == 1

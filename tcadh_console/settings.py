@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "sessions_app",
+    "presentations",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,263 @@
+// The presenter view: step through a script's cues on one session, from the keyboard or a clicker.
+import { connectLive, escapeText } from "./live.js";
+import { spokenText } from "./audience.js";
+
+const stage = JSON.parse(document.getElementById("stage").textContent);
+const script = JSON.parse(document.getElementById("script-data").textContent);
+const cues = script.cues;
+const listEl = document.getElementById("cue-list");
+const notesEl = document.getElementById("notes");
+const countdownEl = document.getElementById("pause-countdown");
+const transcriptEl = document.getElementById("transcript");
+const errorEl = document.getElementById("presenter-error");
+const statusEl = document.getElementById("presenter-status");
+const speakEl = document.getElementById("speak-state");
+const idleEl = document.getElementById("idle-timer");
+const clockEl = document.getElementById("clock");
+const micButton = document.getElementById("mic");
+const SPEAKING = new Set(["TextStart", "AudioStart", "SentenceStart"]);
+const SILENT = new Set(["TextOver", "AudioOver", "Error"]);
+
+let current = -1;
+let status = stage.summary.status;
+let idleSince = Date.parse(stage.idle.since);
+let pause = null;
+let errorTimer = null;
+
+const live = connectLive(stage.ws_path, {
+  onMessage(msg) {
+    if (msg.type === "session") {
+      status = msg.session.status;
+      statusEl.textContent = status;
+      statusEl.className = `badge large status-${status}`;
+    } else if (msg.type === "utterance") {
+      idleSince = Date.now();
+      showUtterance(msg);
+    } else if (msg.type === "event" && msg.event.kind === "speak") {
+      const speak = msg.event.data.speak_status;
+      if (SPEAKING.has(speak)) speakEl.textContent = "speaking";
+      else if (SILENT.has(speak)) speakEl.textContent = "idle";
+    } else if (msg.type === "error") {
+      showError(msg.message);
+    }
+  },
+  onState(state) {
+    if (state === "reconnecting") showError("Connection to the console lost; reconnecting…");
+    else if (state === "connected") hideError();
+  },
+});
+
+function showError(message) {
+  errorEl.textContent = message;
+  errorEl.hidden = false;
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(hideError, 8000);
+}
+
+function hideError() { errorEl.hidden = true; }
+
+function cueLabel(cue) {
+  return cue.kind === "pause" ? `Pause ${cue.pause_seconds} s` : (cue.spoken || "(note only)");
+}
+
+function renderCues() {
+  listEl.innerHTML = "";
+  cues.forEach((cue, index) => {
+    const li = document.createElement("li");
+    li.className = `cue kind-${cue.kind}`;
+    li.dataset.index = index;
+    const problems = cue.problems.map((p) => `<li class="problem-${p.severity}">${escapeText(p.message)}</li>`).join("");
+    li.innerHTML = `
+      <button type="button" class="cue-button" aria-label="Speak cue ${index + 1}: ${escapeText(cueLabel(cue))}">
+        <span class="cue-number">${index + 1}</span>
+        <span class="cue-text">${escapeText(cueLabel(cue))}</span>
+      </button>
+      ${cue.note ? `<p class="cue-note">${escapeText(cue.note)}</p>` : ""}
+      ${problems ? `<ul class="cue-problems">${problems}</ul>` : ""}`;
+    li.querySelector("button").addEventListener("click", () => go(index, { speak: true }));
+    listEl.append(li);
+  });
+}
+
+function highlight() {
+  listEl.querySelectorAll("li.cue").forEach((li) => {
+    const index = Number(li.dataset.index);
+    li.classList.toggle("current", index === current);
+    li.classList.toggle("past", index < current);
+    if (index === current) li.setAttribute("aria-current", "step"); else li.removeAttribute("aria-current");
+  });
+  listEl.querySelector("li.current")?.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  const cue = cues[current];
+  const next = cues[current + 1];
+  const parts = [];
+  if (cue?.note) parts.push(`<p class="note-now">${escapeText(cue.note)}</p>`);
+  if (next) parts.push(`<p class="muted">Next: ${escapeText(cueLabel(next))}</p>`);
+  else if (current >= 0) parts.push(`<p class="muted">That was the last cue.</p>`);
+  notesEl.innerHTML = parts.join("") || `<p class="muted">Press Space to speak the first cue.</p>`;
+}
+
+function cancelPause() {
+  if (!pause) return;
+  clearInterval(pause.timer);
+  pause = null;
+  countdownEl.hidden = true;
+}
+
+function startPause(cue) {
+  const ends = Date.now() + cue.pause_seconds * 1000;
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((ends - Date.now()) / 1000));
+    countdownEl.textContent = left > 0 ? `Pause: ${left} s` : "Pause over: press Space for the next cue.";
+    if (left === 0) { clearInterval(pause.timer); pause = null; }
+  };
+  pause = { timer: setInterval(tick, 250) };
+  countdownEl.hidden = false;
+  tick();
+}
+
+function go(index, { speak }) {
+  if (index < 0 || index >= cues.length) return;
+  cancelPause();
+  current = index;
+  highlight();
+  if (!speak) return;
+  const cue = cues[index];
+  if (cue.kind === "pause") { startPause(cue); return; }
+  if (!cue.text.trim()) return;
+  if (!live.send({ type: "say", text: cue.text, use_bot: false })) {
+    showError("Not connected to the console; the cue was not spoken. Try again in a moment.");
+  }
+}
+
+function next() {
+  if (current + 1 >= cues.length) { showError("That was the last cue."); return; }
+  go(current + 1, { speak: true });
+}
+
+function previous() { if (current > 0) go(current - 1, { speak: false }); }
+
+function interrupt() {
+  cancelPause();
+  live.send({ type: "interrupt" });
+}
+
+function showUtterance(utterance) {
+  let li = transcriptEl.querySelector(`[data-utterance="${utterance.id}"]`);
+  if (!li) {
+    li = document.createElement("li");
+    li.dataset.utterance = utterance.id;
+    transcriptEl.append(li);
+  }
+  const text = utterance.kind === "audio" ? "(microphone)" : spokenText(utterance.text);
+  li.innerHTML = `<span class="who">${escapeText(utterance.by || "console")}</span> <span class="text">${escapeText(text)}</span> <span class="badge state-${utterance.state}">${utterance.state}</span>`;
+  transcriptEl.scrollTop = transcriptEl.scrollHeight;
+}
+
+// -- microphone: 16 kHz mono s16le in 160 ms chunks, as the audio command expects -------------
+
+const CHUNK_SAMPLES = 2560;
+
+function base64Of(samples) {
+  const bytes = new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x2000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x2000));
+  return btoa(binary);
+}
+
+class Microphone {
+  async start() {
+    this.stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true } });
+    this.context = new AudioContext({ sampleRate: 16000 });
+    this.pending = new Int16Array(CHUNK_SAMPLES);
+    this.filled = 0;
+    const source = this.context.createMediaStreamSource(this.stream);
+    this.node = this.context.createScriptProcessor(4096, 1, 1);
+    this.node.onaudioprocess = (event) => this.take(event.inputBuffer.getChannelData(0));
+    source.connect(this.node);
+    this.node.connect(this.context.destination);
+  }
+
+  take(floats) {
+    for (const value of floats) {
+      this.pending[this.filled++] = Math.max(-1, Math.min(1, value)) * 0x7fff;
+      if (this.filled === CHUNK_SAMPLES) {
+        live.send({ type: "audio", pcm: base64Of(this.pending), final: false });
+        this.filled = 0;
+      }
+    }
+  }
+
+  stop() {
+    this.node.disconnect();
+    this.stream.getTracks().forEach((track) => track.stop());
+    this.context.close();
+    const rest = this.pending.subarray(0, this.filled);
+    live.send({ type: "audio", pcm: rest.length ? base64Of(rest) : "", final: true });
+  }
+}
+
+let microphone = null;
+
+async function toggleMic() {
+  if (micButton.disabled) return;
+  if (microphone) {
+    microphone.stop();
+    microphone = null;
+  } else {
+    const candidate = new Microphone();
+    try {
+      await candidate.start();
+      microphone = candidate;
+    } catch (error) {
+      showError(`The microphone could not start: ${error.message}`);
+    }
+  }
+  micButton.setAttribute("aria-pressed", String(Boolean(microphone)));
+  micButton.classList.toggle("on", Boolean(microphone));
+}
+
+// -- clock and idle timer ------------------------------------------------------------------------
+
+function pad(n) { return String(n).padStart(2, "0"); }
+
+function tick() {
+  const now = new Date();
+  clockEl.textContent = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
+  if (status !== "started") { idleEl.textContent = "--:--"; idleEl.classList.remove("warn"); return; }
+  const left = Math.max(0, stage.idle.limit_seconds - Math.floor((Date.now() - idleSince) / 1000));
+  idleEl.textContent = `${pad(Math.floor(left / 60))}:${pad(left % 60)}`;
+  idleEl.classList.toggle("warn", left <= 60);
+}
+
+// -- keyboard: Space/→/PageDown next, ←/PageUp back, Esc interrupt, M microphone ----------------
+
+document.addEventListener("keydown", (event) => {
+  if (event.altKey || event.ctrlKey || event.metaKey) return;
+  if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+  const key = event.key;
+  if (key === " " || key === "ArrowRight" || key === "PageDown") {
+    event.preventDefault();
+    if (!event.repeat) next();
+  } else if (key === "ArrowLeft" || key === "PageUp") {
+    event.preventDefault();
+    previous();
+  } else if (key === "Escape") {
+    event.preventDefault();
+    interrupt();
+  } else if (key === "m" || key === "M") {
+    event.preventDefault();
+    toggleMic();
+  }
+});
+// A focused button would also "click" on Space's keyup; the keydown above already acted.
+document.addEventListener("keyup", (event) => { if (event.key === " " && event.target.closest("button")) event.preventDefault(); });
+
+document.getElementById("next-cue").addEventListener("click", next);
+document.getElementById("prev-cue").addEventListener("click", previous);
+document.getElementById("interrupt").addEventListener("click", interrupt);
+micButton.addEventListener("click", toggleMic);
+
+renderCues();
+highlight();
+tick();
+setInterval(tick, 1000);

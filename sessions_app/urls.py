@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("sessions/<int:pk>/layout/", views.session_layout, name="session_layout"),
     path("sessions/<int:pk>/player.json", views.session_player, name="session_player"),
     path("sessions/<int:pk>/trtc-join/", views.session_trtc_join, name="session_trtc_join"),
+    path("audit/", include("sessions_app.audit_urls")),
 ]

@@ -1,0 +1,143 @@
+"""Audit pages: read-only, for auditors and admins. Each view parses its filters and calls a selector."""
+
+from datetime import timedelta
+
+from django import forms
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from . import audit, roles
+from .models import Account, LiveSession
+from .views import role_required
+
+auditor_required = role_required(roles.can_audit)
+
+CHART_DEFAULT_RANGE = timedelta(hours=24)
+TOTALS_DEFAULT_RANGE = timedelta(days=30)
+
+
+def _local_input() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class SessionFilterForm(forms.Form):
+    since = forms.DateTimeField(label="From", required=False, widget=_local_input())
+    until = forms.DateTimeField(label="Until", required=False, widget=_local_input())
+    status = forms.ChoiceField(label="Status", required=False,
+                               choices=[("", "any")] + list(LiveSession.Status.choices))
+    close_reason = forms.CharField(label="Close reason", required=False, max_length=200)
+    creator = forms.CharField(label="Creator", required=False, max_length=150)
+    protocol = forms.ChoiceField(label="Protocol", required=False,
+                                 choices=[("", "any")] + list(LiveSession.Protocol.choices))
+
+    def filters(self) -> audit.SessionFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return audit.SessionFilters(**{name: data.get(name) or (None if name in ("since", "until") else "")
+                                       for name in self.fields})
+
+
+class AuditLogFilterForm(forms.Form):
+    since = forms.DateTimeField(label="From", required=False, widget=_local_input())
+    until = forms.DateTimeField(label="Until", required=False, widget=_local_input())
+    action = forms.CharField(label="Action", required=False, max_length=40)
+    actor = forms.CharField(label="Actor", required=False, max_length=150)
+    account = forms.ModelChoiceField(label="Account", required=False, queryset=Account.objects.all())
+    ok = forms.ChoiceField(label="Outcome", required=False, choices=[("", "any"), ("1", "succeeded"), ("0", "failed")])
+
+    def filters(self) -> audit.AuditFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        ok = data.get("ok")
+        return audit.AuditFilters(since=data.get("since"), until=data.get("until"), action=data.get("action", ""),
+                                  actor=data.get("actor", ""), account=data.get("account"),
+                                  ok=None if not ok else ok == "1")
+
+
+def _scoped(scope: str, pk: int):
+    model = audit.SCOPES[scope]
+    manager = model.objects if scope == "account" else model.objects.select_related("account")
+    return get_object_or_404(manager, pk=pk)
+
+
+def _query_without(request, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@require_GET
+@auditor_required
+def audit_home(request):
+    return render(request, "audit/home.html", {})
+
+
+@require_GET
+@auditor_required
+def audit_groups(request, scope: str):
+    form = SessionFilterForm(request.GET or None)
+    filters = form.filters()
+    if filters.since is None and filters.until is None:
+        # Totals are a scan of the range: bound it unless someone asks for more.
+        filters = audit.SessionFilters(**{**filters.__dict__, "since": timezone.now() - TOTALS_DEFAULT_RANGE})
+    return render(request, "audit/groups.html", {
+        "scope": scope, "form": form, "filters": filters,
+        "groups": audit.group_totals(scope=scope, filters=filters),
+    })
+
+
+@require_GET
+@auditor_required
+def audit_history(request, scope: str, pk: int):
+    obj = _scoped(scope, pk)
+    form = SessionFilterForm(request.GET or None)
+    filters = form.filters()
+    page = audit.sessions_page(scope=scope, obj=obj, filters=filters, cursor=request.GET.get("after"))
+    now = timezone.now()
+    context = {
+        "scope": scope, "obj": obj, "form": form, "tab": "history",
+        "rows": [(s, round(audit.session_duration(s, now).total_seconds() / 60, 1)) for s in page.rows],
+        "next_cursor": page.next_cursor,
+        "query": _query_without(request, "after"),
+        "totals": audit.sessions_totals(scope=scope, obj=obj, filters=filters),
+    }
+    if scope == "account":
+        until = filters.until or now
+        since = filters.since or until - CHART_DEFAULT_RANGE
+        if since < until:
+            context["chart"] = audit.account_concurrency(account=obj, since=since, until=until)
+    return render(request, "audit/history.html", context)
+
+
+@require_GET
+@auditor_required
+def audit_live(request, scope: str, pk: int):
+    obj = _scoped(scope, pk)
+    return render(request, "audit/live.html", {
+        "scope": scope, "obj": obj, "tab": "live", "live": audit.live_now(scope=scope, obj=obj),
+        "cache_seconds": audit.LIVE_CACHE_SECONDS,
+    })
+
+
+@require_GET
+@auditor_required
+def audit_export(request, scope: str, pk: int):
+    obj = _scoped(scope, pk)
+    filters = SessionFilterForm(request.GET or None).filters()
+    qs = audit.sessions_filtered(scope=scope, obj=obj, filters=filters)
+    response = StreamingHttpResponse(audit.sessions_csv(qs), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="sessions-{scope}-{obj.pk}-{stamp}.csv"'
+    return response
+
+
+@require_GET
+@auditor_required
+def audit_log(request):
+    form = AuditLogFilterForm(request.GET or None)
+    page = audit.audit_entries_page(filters=form.filters(), cursor=request.GET.get("after"))
+    return render(request, "audit/log.html", {
+        "form": form, "log_page": True, "entries": page.rows, "next_cursor": page.next_cursor,
+        "query": _query_without(request, "after"), "actions": audit.audit_actions(),
+    })

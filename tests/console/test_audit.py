@@ -1,0 +1,249 @@
+"""Audit pages: roles, history with filters and cursor pages, live now, CSV streaming, the chart, the log."""
+
+import csv
+import io
+import tracemalloc
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from sessions_app import audit
+from sessions_app.models import AuditEntry, LiveSession
+
+from .helpers import started_session
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Cached cloud lists and orphan sightings are keyed by primary keys that tests reuse."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def calls(sim) -> dict:
+    return sim.control("GET", "calls")["counts"]
+
+
+def make_rows(account, count: int, *, prefix: str = "hist", **fields) -> list[LiveSession]:
+    defaults = dict(account=account, project=account.projects.first(), user_id="u", protocol="rtmp", driver_type=1,
+                    status="closed", close_reason="idle")
+    defaults.update(fields)
+    return LiveSession.objects.bulk_create(
+        [LiveSession(cloud_session_id=f"{prefix}-{i}", **defaults) for i in range(count)], batch_size=5000)
+
+
+def set_times(session: LiveSession, *, created: timezone.datetime, closed: timezone.datetime | None) -> None:
+    LiveSession.objects.filter(pk=session.pk).update(created_at=created, closed_at=closed)
+
+
+def audit_urls(account) -> list[str]:
+    project, asset = account.projects.first(), account.assets.first()
+    return [
+        reverse("audit_home"), reverse("audit_log"),
+        reverse("audit_accounts"), reverse("audit_projects"), reverse("audit_assets"),
+        reverse("audit_account_history", args=[account.pk]), reverse("audit_account_live", args=[account.pk]),
+        reverse("audit_project_history", args=[project.pk]), reverse("audit_project_live", args=[project.pk]),
+        reverse("audit_asset_history", args=[asset.pk]), reverse("audit_asset_live", args=[asset.pk]),
+        reverse("audit_account_export", args=[account.pk]),
+    ]
+
+
+# -- roles --------------------------------------------------------------------------------------
+
+def test_operators_get_403_on_every_audit_page(sim, account, operator, client):
+    client.force_login(operator)
+    for url in audit_urls(account):
+        assert client.get(url).status_code == 403, url
+    assert ">Audit</a>" not in client.get(reverse("dashboard")).content.decode()
+
+
+@pytest.mark.parametrize("who", ["auditor", "admin_user"])
+def test_auditors_and_admins_see_every_audit_page(sim, account, who, client, request):
+    client.force_login(request.getfixturevalue(who))
+    for url in audit_urls(account):
+        assert client.get(url).status_code == 200, url
+    nav = client.get(reverse("audit_home")).content.decode()
+    for name in (">Audit</a>", ">By account</a>", ">By project</a>", ">By asset</a>"):
+        assert name in nav
+
+
+def test_anonymous_is_sent_to_login(sim, account, client):
+    response = client.get(reverse("audit_accounts"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+def test_audit_pages_are_read_only(sim, account, auditor, client):
+    client.force_login(auditor)
+    assert client.post(reverse("audit_log")).status_code == 405
+    assert client.post(reverse("audit_account_history", args=[account.pk])).status_code == 405
+
+
+# -- history ------------------------------------------------------------------------------------
+
+def test_history_pages_by_cursor_without_repeats(sim, account, auditor, client):
+    make_rows(account, 120)
+    client.force_login(auditor)
+    url = reverse("audit_account_history", args=[account.pk])
+    seen, pages, after = [], 0, None
+    while True:
+        page = audit.sessions_page(scope="account", obj=account, filters=audit.SessionFilters(), cursor=after)
+        seen += [s.cloud_session_id for s in page.rows]
+        pages += 1
+        if not page.next_cursor:
+            break
+        html = client.get(url, {"after": page.next_cursor}).content.decode()
+        assert page.rows[-1].cloud_session_id not in html
+        after = page.next_cursor
+    assert pages == 3 and len(seen) == len(set(seen)) == 120
+    first = client.get(url).content.decode()
+    assert 'rel="next"' in first and "Export CSV" in first and ">Live now</a>" in first and ">History</a>" in first
+
+
+def test_a_mangled_cursor_shows_the_first_page(sim, account, auditor, client):
+    make_rows(account, 3)
+    client.force_login(auditor)
+    response = client.get(reverse("audit_account_history", args=[account.pk]), {"after": "%%%not-a-cursor"})
+    assert response.status_code == 200 and "hist-2" in response.content.decode()
+
+
+def test_history_filters_and_totals(sim, account, operator, auditor, client):
+    now = timezone.now()
+    a, b = make_rows(account, 2, prefix="filt", created_by=operator)
+    c, = make_rows(account, 1, prefix="other", protocol="trtc", close_reason="downstream exited")
+    set_times(a, created=now - timedelta(minutes=30), closed=now - timedelta(minutes=20))
+    set_times(b, created=now - timedelta(minutes=15), closed=now - timedelta(minutes=10))
+    set_times(c, created=now - timedelta(days=3), closed=now - timedelta(days=3) + timedelta(minutes=4))
+
+    totals = audit.sessions_totals(scope="account", obj=account, filters=audit.SessionFilters(creator="olivia"))
+    assert totals.sessions == 2 and totals.session_minutes == pytest.approx(15, abs=0.2)
+
+    client.force_login(auditor)
+    url = reverse("audit_account_history", args=[account.pk])
+    assert "other-0" not in client.get(url, {"creator": "olivia"}).content.decode()
+    assert "filt-0" not in client.get(url, {"protocol": "trtc"}).content.decode()
+    assert "other-0" in client.get(url, {"close_reason": "downstream"}).content.decode()
+    since = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    recent = client.get(url, {"since": since}).content.decode()
+    assert "filt-1" in recent and "other-0" not in recent
+    assert "filt-0" not in client.get(url, {"status": "started"}).content.decode()
+
+    groups = client.get(reverse("audit_accounts")).content.decode()
+    assert account.name in groups and "19.0" in groups  # 10 + 5 + 4 session-minutes in the last 30 days
+
+
+def test_project_and_asset_history_only_show_their_own(sim, account, auditor, client):
+    make_rows(account, 1, prefix="byproject")
+    make_rows(account, 1, prefix="byasset", project=None, asset=account.assets.first())
+    client.force_login(auditor)
+    project_page = client.get(reverse("audit_project_history", args=[account.projects.first().pk])).content.decode()
+    asset_page = client.get(reverse("audit_asset_history", args=[account.assets.first().pk])).content.decode()
+    assert "byproject-0" in project_page and "byasset-0" not in project_page
+    assert "byasset-0" in asset_page and "byproject-0" not in asset_page
+
+
+# -- live now -----------------------------------------------------------------------------------
+
+def test_live_now_lists_what_the_cloud_lists_and_caches_it(sim, account, operator, auditor, client):
+    session = started_session(operator, account)
+    client.force_login(auditor)
+    url = reverse("audit_account_live", args=[account.pk])
+    before = calls(sim).get("listsessionofuin", 0)
+    page = client.get(url).content.decode()
+    assert session.cloud_session_id in page and "olivia" in page
+    assert reverse("session_detail", args=[session.pk]) in page
+    client.get(url)
+    assert calls(sim)["listsessionofuin"] == before + 1, "a second look within seconds is served from cache"
+
+    project_page = client.get(reverse("audit_project_live", args=[account.projects.first().pk])).content.decode()
+    assert session.cloud_session_id in project_page
+    asset_page = client.get(reverse("audit_asset_live", args=[account.assets.first().pk])).content.decode()
+    assert session.cloud_session_id not in asset_page
+
+
+def test_live_now_shows_a_cloud_error(sim, account, auditor, client):
+    sim.control("POST", "faults", json={"endpoint": "listsessionofprojectid", "code": 100005, "count": 1})
+    client.force_login(auditor)
+    page = client.get(reverse("audit_project_live", args=[account.projects.first().pk])).content.decode()
+    assert 'role="alert"' in page and "100005" in page
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+
+def test_csv_export_has_the_filtered_rows(sim, account, operator, auditor, client):
+    make_rows(account, 3, prefix="csv", created_by=operator)
+    make_rows(account, 2, prefix="nocsv", protocol="trtc")
+    client.force_login(auditor)
+    response = client.get(reverse("audit_account_export", args=[account.pk]), {"protocol": "rtmp"})
+    assert response.streaming and response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert sorted(r["SessionId"] for r in rows) == ["csv-0", "csv-1", "csv-2"]
+    assert rows[0]["Creator"] == "olivia" and rows[0]["UIN"] == account.uin and rows[0]["Close reason"] == "idle"
+
+
+def test_csv_export_of_100000_rows_streams_in_bounded_memory(sim, account, auditor, client):
+    make_rows(account, 100_000, prefix="bulk-session-with-a-long-enough-id")
+    client.force_login(auditor)
+    response = client.get(reverse("audit_account_export", args=[account.pk]))
+    assert response.streaming
+
+    tracemalloc.start()
+    try:
+        total, lines = 0, 0
+        for piece in response.streaming_content:
+            total += len(piece)
+            lines += piece.count(b"\n")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert lines == 100_001
+    assert peak < total / 5, f"peak {peak} bytes while streaming {total} bytes"
+
+
+# -- concurrency chart --------------------------------------------------------------------------
+
+def test_concurrency_chart_counts_overlapping_sessions_against_the_limit(sim, account, auditor, client):
+    account.concurrency_limit = 2
+    account.save()
+    since = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+    a, b, c = make_rows(account, 3, prefix="conc")
+    set_times(a, created=since + timedelta(minutes=10), closed=since + timedelta(minutes=50))
+    set_times(b, created=since + timedelta(minutes=20), closed=since + timedelta(minutes=40))
+    set_times(c, created=since + timedelta(minutes=70), closed=since + timedelta(minutes=80))
+
+    series = audit.account_concurrency(account=account, since=since, until=since + timedelta(hours=2), buckets=12)
+    assert series.values == [0, 1, 2, 2, 1, 0, 0, 1, 0, 0, 0, 0]
+    assert series.peak == 2 and series.limit == 2
+
+    client.force_login(auditor)
+    page = client.get(reverse("audit_account_history", args=[account.pk]), {
+        "since": since.strftime("%Y-%m-%dT%H:%M"), "until": (since + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+    }).content.decode()
+    assert "Peak 2 open at once against a purchased limit of 2" in page
+    assert 'id="concurrency-data"' in page and "concurrency-chart.js" in page
+
+
+# -- audit log ----------------------------------------------------------------------------------
+
+def test_audit_log_filters_and_links_each_session_to_its_transcript(sim, account, operator, auditor, client):
+    session = started_session(operator, account)
+    client.force_login(auditor)
+    page = client.get(reverse("audit_log"), {"action": "start"}).content.decode()
+    assert reverse("session_detail", args=[session.pk]) in page and "olivia" in page
+    assert "<td>create_from_project</td>" not in page
+    assert "create_from_project" in client.get(reverse("audit_log"), {"actor": "olivia"}).content.decode()
+    assert session.cloud_session_id not in client.get(reverse("audit_log"), {"ok": "0"}).content.decode()
+
+
+def test_audit_log_pages_by_cursor(sim, account, auditor, client):
+    AuditEntry.objects.bulk_create([AuditEntry(action="note", detail=f"entry {i}") for i in range(60)])
+    first = audit.audit_entries_page(filters=audit.AuditFilters(action="note"))
+    second = audit.audit_entries_page(filters=audit.AuditFilters(action="note"), cursor=first.next_cursor)
+    assert len(first.rows) == 50 and len(second.rows) == 10 and second.next_cursor is None
+    assert not {e.pk for e in first.rows} & {e.pk for e in second.rows}

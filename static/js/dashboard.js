@@ -21,7 +21,7 @@ function orphanActions(s) {
   const form = (action, label, cls) => `<form method="post" action="/audit/orphans/${s.id}/${action}/">
     <input type="hidden" name="csrfmiddlewaretoken" value="${escapeText(csrfToken)}">
     <button type="submit"${cls}>${label}</button></form>`;
-  return form("adopt", "Adopt", "") + form("close", "Close", ' class="danger"');
+  return `<div class="actions">${form("adopt", "Adopt", "") + form("close", "Close", ' class="danger"')}</div>`;
 }
 
 // Orphans keep their own table with Adopt/Close while they are live and unadopted.
@@ -37,7 +37,7 @@ function upsertOrphan(s) {
     <td><span class="badge status-${s.status}">${s.status}</span></td>
     <td><time datetime="${s.created_at}" data-age>${sinceText(s.created_at)}</time></td>
     <td>${escapeText(s.source)}</td><td>${escapeText(s.account)}</td>
-    <td class="actions">${orphanActions(s)}</td>`;
+    <td>${orphanActions(s)}</td>`;
 }
 
 function upsert(s) {

@@ -122,7 +122,6 @@ def test_two_sweeps_racing_close_a_session_exactly_once(sim, account, operator):
     set_idle_limit(account, 60)
     session = make_idle(started_session(operator, account), 600)
     first, second = LiveSession.objects.get(pk=session.pk), LiveSession.objects.get(pk=session.pk)
-    first.account = second.account = account
     assert sweeps.session_close_if_idle(session=first) is True
     assert sweeps.session_close_if_idle(session=second) is False
     assert sweeps.sessions_idle_sweep().closed == []

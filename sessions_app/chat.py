@@ -440,7 +440,8 @@ async def _audio(relay: Relay, session: LiveSession, user, tab: TabState, comman
     drive = tab.audio
     if drive is not None and drive.ended:
         tab.audio = None
-        if command.final and not command.pcm:
+        if command.final:
+            # The microphone's last packet after an interrupt: the utterance is already over.
             return
         raise ChatError("this audio was interrupted; release the microphone and start again")
     if drive is None:

@@ -1,0 +1,100 @@
+"""The chat box in a real browser: Chromium's fake microphone held for 2 s reaches the simulator as
+well-formed, real-time-paced SEND_AUDIO packets; a typed sentence shows its speaking states."""
+
+import base64
+import statistics
+import time
+
+import requests
+from playwright.sync_api import expect
+
+from .conftest import log_in, screenshot
+
+PACKET_BASE64_CHARS = len(base64.b64encode(b"\0" * 5120))
+
+
+def sim_frames(console, session_id: str, command: str) -> list[dict]:
+    response = requests.get(f"{console.sim_url}/_sim/sessions/{session_id}", timeout=5)
+    response.raise_for_status()
+    return [f for f in response.json()["frames"] if f["command"] == command]
+
+
+def wait_for_final_audio(console, session_id: str, timeout: float = 15.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frames = sim_frames(console, session_id, "SEND_AUDIO")
+        if frames and frames[-1]["data"]["IsFinal"]:
+            return frames
+        time.sleep(0.2)
+    raise AssertionError(f"no final audio packet reached the simulator: {sim_frames(console, session_id, 'SEND_AUDIO')}")
+
+
+def base64_chars(frame: dict) -> int:
+    # The simulator reports Audio as "<N base64 chars>".
+    return int(frame["data"]["Audio"].strip("<>").split()[0])
+
+
+def test_hold_the_microphone_then_type_a_sentence(console, page):
+    log_in(page, console)
+    page.get_by_role("link", name="New session").first.click()
+    page.get_by_label("Project").select_option(index=1)
+    page.get_by_label("Protocol").select_option("rtmp")
+    page.get_by_label("Driver type").select_option("3")
+    page.get_by_role("button", name="Create session").click()
+    expect(page.locator("#session-status")).to_have_text("started", timeout=30_000)
+    expect(page.locator("#chat-connection")).to_have_text("connected", timeout=15_000)
+    session_id = page.locator("#chat").get_attribute("data-session-id")
+
+    microphone = page.get_by_role("button", name="Microphone")
+    expect(microphone).to_be_enabled()
+    microphone.scroll_into_view_if_needed()
+    box = microphone.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    expect(microphone).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(2000)
+    page.mouse.up()
+    expect(microphone).to_have_attribute("aria-pressed", "false")
+
+    frames = wait_for_final_audio(console, session_id)
+    data, final = frames[:-1], frames[-1]
+    assert len(data) >= 8, f"only {len(data)} packets for a 2 s hold"
+    assert all(f["code"] == 0 for f in frames), [f for f in frames if f["code"]]
+    assert len({f["req_id"] for f in frames}) == 1
+    assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))
+    assert all(base64_chars(f) == PACKET_BASE64_CHARS for f in data[:-1])
+    assert 0 <= base64_chars(data[-1]) <= PACKET_BASE64_CHARS
+    assert final["data"]["IsFinal"] and base64_chars(final) == 0
+
+    # Live capture sends each 160 ms packet as it is filled: after the first six, one every
+    # 120-160 ms (real-time factor 0.75-1), with room for scheduling jitter on a loaded machine.
+    paced = [b["t"] - a["t"] for a, b in zip(data[6:-1], data[7:-1])]
+    print(f"audio packets: {len(data)}, intervals after the first six (s): {[round(p, 3) for p in paced]}")
+    assert paced, "too few packets after the first six to judge pacing"
+    assert 0.12 <= statistics.median(paced) <= 0.17, paced
+    span = data[-2]["t"] - data[6]["t"]
+    assert 0.12 * len(paced) <= span <= 0.17 * len(paced), (span, paced)
+
+    log = page.get_by_role("log")
+    audio_entry = log.locator("li", has_text="(audio")
+    expect(audio_entry.locator(".badge")).to_have_text("done", timeout=15_000)
+    expect(audio_entry).to_contain_text("AudioStart → AudioOver")
+
+    message = page.get_by_role("textbox", name="Message")
+    message.fill("Hello from the chat box.")
+    message.press("Enter")
+    entry = log.locator("li", has_text="Hello from the chat box.")
+    expect(entry).to_contain_text("TextStart", timeout=10_000)
+    expect(entry.locator(".badge")).to_have_text("done", timeout=15_000)
+    expect(entry).to_contain_text("TextStart → TextOver")
+    screenshot(page, "chat-microphone")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download transcript").click()
+    text = download.value.path().read_text()
+    assert "Hello from the chat box. (done)" in text
+
+    # The console is shared by the browser tests and the demo account allows two live sessions.
+    page.get_by_role("button", name="Close session").click()
+    expect(page.locator("#session-status")).to_have_text("closed", timeout=15_000)
+    expect(page.locator("#chat-connection")).to_have_text("closed", timeout=15_000)

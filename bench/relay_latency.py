@@ -1,0 +1,195 @@
+"""Latency the console's chat relay adds to a drive's round trip, for 1, 10 and 50 sessions.
+
+Round trip = a text command leaves the client → the avatar's TextStart speak status is back at
+the client. Measured side by side in one run against one simulator:
+
+* direct:  a WebSocket client on the simulator's command channel (SEND_TEXT → Type 3 TextStart);
+* console: a page-side client on the console's session socket (WebsocketCommunicator on the real
+           ASGI application, logged in as an operator) → SessionConsumer → relay → simulator →
+           relay → SessionEvent row → channel layer → every tab ({"type": "say"} → speak event).
+
+Every session drives in parallel, one text every 1.2 s (the cloud allows one per second).
+
+    .venv/bin/python bench/relay_latency.py [--rounds 8] [--sessions 1 10 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WORK = Path(tempfile.mkdtemp(prefix="relay-bench-"))
+os.environ["TCADH_VAR_DIR"] = str(WORK)
+os.environ["DATABASE_URL"] = f"sqlite:///{WORK / 'bench.sqlite3'}"
+os.environ["DJANGO_SETTINGS_MODULE"] = "tcadh_console.settings"
+
+import django  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+django.setup()
+settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+settings.ALLOWED_HOSTS = ["*"]
+
+from channels.db import database_sync_to_async  # noqa: E402
+from channels.testing import WebsocketCommunicator  # noqa: E402
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+
+from sessions_app import services  # noqa: E402
+from sessions_app.accounts import account_register  # noqa: E402
+from sessions_app.cloud import client_for  # noqa: E402
+from sessions_app.relay import relays  # noqa: E402
+from tcadh.frames import new_req_id, text_frame  # noqa: E402
+from tcadh_console.asgi import application  # noqa: E402
+from tests.conftest import free_port, wait_for_port  # noqa: E402
+
+INTERVAL = 1.2
+TARGET_P99_MS = 5.0
+
+
+def start_simulator(max_sessions: int) -> tuple[subprocess.Popen, str, dict]:
+    port = free_port()
+    demo = json.loads(subprocess.run([sys.executable, "-m", "tcadh_sim", "--demo-account-json"], check=True,
+                                     capture_output=True, text=True, cwd=ROOT).stdout)
+    config = WORK / "sim.toml"
+    config.write_text(
+        "[timing]\nprepare_seconds = 0\n\n"
+        f"[[accounts]]\nuin = \"{demo['uin']}\"\nappkey = \"{demo['appkey']}\"\n"
+        f"accesstoken = \"{demo['accesstoken']}\"\nconcurrency = {max_sessions}\n"
+        f"projects = {json.dumps(demo['projects'])}\nassets = {json.dumps(demo['assets'])}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "tcadh_sim", "--host", "127.0.0.1", "--port", str(port),
+                             "--config", str(config)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_for_port(port, proc=proc)
+    return proc, f"http://127.0.0.1:{port}", demo
+
+
+def setup_console(base_url: str, demo: dict):
+    call_command("migrate", verbosity=0)
+    user = User.objects.create_superuser("bench", password="bench-password")
+    account = account_register(name="Bench simulator", base_url=base_url, appkey=demo["appkey"],
+                               accesstoken=demo["accesstoken"], uin=demo["uin"], projects=demo["projects"],
+                               assets=demo["assets"], concurrency_limit=None)
+    client = Client()
+    client.force_login(user)
+    return user, account, f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def start_sessions(user, account, count: int) -> list:
+    sessions = []
+    for _ in range(count):
+        session = services.session_create(user=user, spec=services.NewSession(
+            account=account, project=account.projects.first(), user_id=f"bench-{new_req_id()[:12]}",
+            protocol="rtmp", driver_type=1, auto_start=False))
+        services.session_start(user=user, session=session)
+        session.refresh_from_db()
+        sessions.append(session)
+    return sessions
+
+
+async def direct_session(account, session, rounds: int, start: float) -> list[float]:
+    url = await database_sync_to_async(client_for(account).channel_url)(session.cloud_session_id)
+    samples = []
+    async with connect(url, ping_interval=None) as ws:
+        await asyncio.sleep(max(0.0, start - time.perf_counter()))
+        for index in range(rounds):
+            req_id = new_req_id()
+            sent = time.perf_counter()
+            await ws.send(json.dumps(text_frame(session.cloud_session_id, f"Round {index}.", req_id=req_id)))
+            while True:
+                payload = json.loads(await ws.recv()).get("Payload", {})
+                if payload.get("ReqId") == req_id and payload.get("SpeakStatus") == "TextStart":
+                    samples.append(time.perf_counter() - sent)
+                    break
+            await asyncio.sleep(max(0.0, sent + INTERVAL - time.perf_counter()))
+    return samples
+
+
+async def console_session(cookie: bytes, session, rounds: int, start: float) -> list[float]:
+    tab = WebsocketCommunicator(application, f"/ws/sessions/{session.pk}/chat/",
+                                headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"),
+                                         (b"cookie", cookie)])
+    connected, _ = await tab.connect()
+    assert connected
+    while True:  # wait until the relay's upstream channel is open, as it is on an open page
+        message = await tab.receive_json_from(timeout=10)
+        if message.get("type") == "relay" and message["state"] == "connected":
+            break
+    samples = []
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    for index in range(rounds):
+        text = f"Round {index}."
+        sent = time.perf_counter()
+        await tab.send_json_to({"type": "say", "text": text})
+        req_id = None
+        while True:
+            message = await tab.receive_json_from(timeout=10)
+            if message.get("type") == "utterance" and message["state"] == "queued" and message["text"] == text:
+                req_id = message["req_id"]
+            if message.get("type") == "event" and message["event"]["kind"] == "speak":
+                data = message["event"]["data"]
+                if data["req_id"] == req_id and data["speak_status"] == "TextStart":
+                    samples.append(time.perf_counter() - sent)
+                    break
+        await asyncio.sleep(max(0.0, sent + INTERVAL - time.perf_counter()))
+    await tab.disconnect()
+    return samples
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def measure(account, cookie: bytes, sessions: list, rounds: int) -> tuple[list[float], list[float]]:
+    start = time.perf_counter() + 1.0
+    direct = await asyncio.gather(*(direct_session(account, s, rounds, start) for s in sessions))
+    start = time.perf_counter() + 1.0
+    via = await asyncio.gather(*(console_session(cookie, s, rounds, start) for s in sessions))
+    await relays.close_all()
+    return [x for xs in direct for x in xs], [x for xs in via for x in xs]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 50])
+    args = parser.parse_args()
+    settings.TCADH_RELAY_GRACE_SECONDS = 0
+    proc, base_url, demo = start_simulator(max(args.sessions) + 5)
+    try:
+        user, account, cookie = setup_console(base_url, demo)
+        print(f"round trip text → TextStart, {args.rounds} rounds per session, ms")
+        print(f"{'sessions':>8} {'direct p50':>11} {'direct p99':>11} {'console p50':>12} {'console p99':>12}"
+              f" {'added p50':>10} {'added p99':>10} {'ratio p50':>10} {'ratio p99':>10}")
+        for count in args.sessions:
+            sessions = start_sessions(user, account, count)
+            direct, via = asyncio.run(measure(account, cookie, sessions, args.rounds))
+            d50, d99 = percentile(direct, .5) * 1e3, percentile(direct, .99) * 1e3
+            c50, c99 = percentile(via, .5) * 1e3, percentile(via, .99) * 1e3
+            print(f"{count:>8} {d50:>11.2f} {d99:>11.2f} {c50:>12.2f} {c99:>12.2f} {c50 - d50:>10.2f}"
+                  f" {c99 - d99:>10.2f} {c50 / d50:>10.2f} {c99 / d99:>10.2f}")
+            for session in sessions:
+                services.session_close(user=user, session=session, reason="bench done")
+        print(f"target: added p99 under {TARGET_P99_MS:g} ms with 50 sessions; "
+              f"mean direct {statistics.mean(direct) * 1e3:.2f} ms in the last run")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

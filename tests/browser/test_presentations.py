@@ -129,4 +129,5 @@ def test_kiosk_runs_its_own_session_and_recovers(console, page):
     kiosk.close(run_before_unload=True)
     page.goto(f"{console.url}/sessions/{second_pk}/")
     expect(page.get_by_role("status")).to_have_text("closed", timeout=60_000)
+    page.reload()
     expect(page.get_by_role("list", name="Session history")).to_contain_text("kiosk hall-a")

@@ -1,9 +1,9 @@
 """Which console process holds a session's upstream command channel.
 
 The cloud takes one command channel per session (PROTOCOL.md §11.1), so with several daphne
-processes exactly one of them owns it. Ownership is a lease: a key naming the owner's process
-channel, written only if absent and renewed by the owner while its relay lives. Redis holds it
-when REDIS_URL is set; one process alone keeps it in memory.
+processes exactly one of them owns it. Ownership is a lease in Redis: a key naming the owner's
+process channel, written only if absent and renewed by the owner while its relay lives. Without
+REDIS_URL there is one web process and it owns everything: no lease, no forwarding.
 
 A tab connected to another process forwards its commands over the channel layer to the owner's
 process channel; the owner runs them exactly as for its own tabs and sends any reply back to the
@@ -34,29 +34,6 @@ _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpi
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 _TAKE_OVER = ("if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) "
               "return 1 end return 0")
-
-
-class MemoryLease:
-    """One process: it owns every session."""
-
-    def __init__(self) -> None:
-        self._owners: dict[int, str] = {}
-
-    async def acquire(self, session_pk: int, owner: str) -> str:
-        return self._owners.setdefault(session_pk, owner)
-
-    async def renew(self, session_pk: int, owner: str) -> bool:
-        return self._owners.get(session_pk) == owner
-
-    async def release(self, session_pk: int, owner: str) -> None:
-        if self._owners.get(session_pk) == owner:
-            del self._owners[session_pk]
-
-    async def take_over(self, session_pk: int, dead: str, owner: str) -> bool:
-        if self._owners.get(session_pk) in (dead, None):
-            self._owners[session_pk] = owner
-            return True
-        return False
 
 
 class RedisLease:
@@ -100,14 +77,10 @@ class Ownership:
     """This process's side of the leases: its inbox for forwarded work and the leases it holds."""
 
     def __init__(self) -> None:
-        self.lease = RedisLease(settings.REDIS_URL) if settings.REDIS_URL else MemoryLease()
+        self.lease = RedisLease(settings.REDIS_URL) if settings.REDIS_URL else None
         self._inbox: dict[asyncio.AbstractEventLoop, tuple[str, asyncio.Task]] = {}
         self._holding: dict[int, asyncio.Task] = {}
         self.handlers: dict[str, object] = {}
-
-    @property
-    def shared(self) -> bool:
-        return isinstance(self.lease, RedisLease)
 
     async def me(self) -> str:
         """This process's channel name, with a task receiving what other processes forward."""
@@ -120,18 +93,22 @@ class Ownership:
             self._inbox[loop] = entry
         return entry[0]
 
-    async def owner_of(self, session_pk: int) -> str:
-        """The process channel of the session's owner; this process when it was free."""
-        return await self.lease.acquire(session_pk, await self.me())
-
-    async def is_mine(self, session_pk: int) -> bool:
-        return await self.owner_of(session_pk) == await self.me()
+    async def owner_elsewhere(self, session_pk: int) -> str | None:
+        """The process channel of the session's owner when that is another process, else None
+        (this process owns it now, taking the lease if it was free)."""
+        if self.lease is None:
+            return None
+        me = await self.me()
+        owner = await self.lease.acquire(session_pk, me)
+        return None if owner == me else owner
 
     async def take_over(self, session_pk: int, dead: str) -> bool:
         return await self.lease.take_over(session_pk, dead, await self.me())
 
     def hold(self, session_pk: int, until: asyncio.Future | asyncio.Task) -> None:
         """Renew the lease while `until` is pending (the relay), and give it up after."""
+        if self.lease is None:
+            return
         task = self._holding.get(session_pk)
         if task is None or task.done():
             self._holding[session_pk] = asyncio.get_running_loop().create_task(self._renew(session_pk, until))
@@ -167,3 +144,121 @@ def new_message_id() -> str:
 
 
 ownership = Ownership()
+
+
+# -- routing a tab's work to the owner ------------------------------------------------------
+
+
+class TabRouter:
+    """One tab's side: run its commands here when this process owns the session, else forward."""
+
+    def __init__(self, *, session_pk: int, tab: str, user, local_state) -> None:
+        self.session_pk = session_pk
+        self.tab = tab
+        self.user = user
+        self.local_state = local_state
+        self.joined_owner: str | None = None
+        self._pending: dict[str, asyncio.Task] = {}
+
+    async def join(self) -> dict | None:
+        from . import chat
+
+        owner = await ownership.owner_elsewhere(self.session_pk)
+        if owner is None:
+            reply = await chat.tab_join(user=self.user, session_pk=self.session_pk, tab=self.tab)
+            _hold_relay(self.session_pk)
+            return reply
+        chat.relays.tab_join(self.session_pk, self.tab)
+        await ownership.forward(owner, {"type": "relay.tab", "action": "join", "session_pk": self.session_pk,
+                                        "tab": self.tab})
+        self.joined_owner = owner
+        return None
+
+    async def leave(self) -> None:
+        from . import chat
+
+        for task in self._pending.values():
+            task.cancel()
+        await chat.tab_leave(session_pk=self.session_pk, tab=self.tab)
+        if self.joined_owner:
+            await ownership.forward(self.joined_owner, {"type": "relay.tab", "action": "leave",
+                                                        "session_pk": self.session_pk, "tab": self.tab})
+
+    async def receive(self, content: dict, reply) -> None:
+        """Handle one browser command; `reply(message)` sends to this tab."""
+        owner = await ownership.owner_elsewhere(self.session_pk)
+        if owner is None:
+            await self._run_here(content, reply)
+            return
+        message_id = new_message_id()
+        await ownership.forward(owner, {"type": "relay.command", "id": message_id, "session_pk": self.session_pk,
+                                        "tab": self.tab, "user_pk": self.user.pk, "content": content})
+        self._pending[message_id] = asyncio.get_running_loop().create_task(
+            self._unless_acknowledged(message_id, owner, content, reply))
+
+    def acknowledged(self, message_id: str) -> None:
+        task = self._pending.pop(message_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def _unless_acknowledged(self, message_id: str, owner: str, content: dict, reply) -> None:
+        await asyncio.sleep(ACK_SECONDS)
+        self._pending.pop(message_id, None)
+        logger.warning("session %s: the owning process did not answer; taking the command channel over",
+                       self.session_pk)
+        await ownership.take_over(self.session_pk, owner)
+        self.joined_owner = None
+        await self._run_here(content, reply)
+
+    async def _run_here(self, content: dict, reply) -> None:
+        from . import chat
+
+        answer = await chat.chat_receive(user=self.user, session_pk=self.session_pk, tab=self.local_state,
+                                         content=content)
+        _hold_relay(self.session_pk)
+        if answer:
+            await reply(answer)
+
+
+def _hold_relay(session_pk: int) -> None:
+    from . import chat
+
+    relay = chat.relays.get(session_pk)
+    if relay is not None and not relay.stopped:
+        ownership.hold(session_pk, asyncio.ensure_future(relay.wait_closed()))
+
+
+class _RemoteTabs:
+    """The owner's side: state of tabs living in other processes, and their forwarded commands."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, object] = {}
+
+    async def on_tab(self, message: dict) -> None:
+        from . import chat
+
+        if message["action"] == "join":
+            chat.relays.tab_join(message["session_pk"], message["tab"])
+        else:
+            self.states.pop(message["tab"], None)
+            chat.relays.tab_leave(message["session_pk"], message["tab"])
+
+    async def on_command(self, message: dict) -> None:
+        from django.contrib.auth import get_user_model
+
+        from . import chat
+
+        user = await get_user_model().objects.filter(pk=message["user_pk"]).afirst()
+        state = self.states.setdefault(message["tab"], chat.TabState())
+        answer = None
+        if user is None:
+            answer = {"type": "error", "message": "your account no longer exists"}
+        else:
+            answer = await chat.chat_receive(user=user, session_pk=message["session_pk"], tab=state,
+                                             content=message["content"])
+            _hold_relay(message["session_pk"])
+        await get_channel_layer().send(message["tab"], {"type": "relay.reply", "id": message["id"], "reply": answer})
+
+
+_remote = _RemoteTabs()
+ownership.handlers.update({"relay.tab": _remote.on_tab, "relay.command": _remote.on_command})

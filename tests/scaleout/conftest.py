@@ -35,7 +35,7 @@ def servers_missing() -> str:
 class Cluster:
     """Every process of a production install, on loopback."""
 
-    def __init__(self, tmp: Path, *, daphnes: int = 2, idle_sweep_seconds: float | None = None):
+    def __init__(self, tmp: Path, *, daphnes: int = 2, sim_toml: str = ""):
         import psycopg
         import redis
 
@@ -49,7 +49,7 @@ class Cluster:
         self.urls = [f"http://127.0.0.1:{port}" for port in self.ports]
         self.password = uuid.uuid4().hex
         config = tmp / "sim.toml"
-        config.write_text("[timing]\nprepare_seconds = 1\n\n[control]\nenabled = true\n")
+        config.write_text(f"[timing]\nprepare_seconds = 1\n\n[control]\nenabled = true\n\n{sim_toml}")
         self.env = {
             **os.environ, "DATABASE_URL": f"{PG}/{self.db_name}", "REDIS_URL": REDIS,
             "CELERY_BROKER_URL": REDIS, "TCADH_VAR_DIR": str(tmp / "var"), "TCADH_SIM_URL": self.sim_url,

@@ -13,16 +13,20 @@ Invalid input is answered with {"type": "error", "message": ...} and nothing goe
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Union
 
 from channels.db import database_sync_to_async
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
+from django.utils import timezone
 
 from tcadh.frames import (
     AUDIO_PACKET_BYTES,
@@ -40,9 +44,9 @@ from tcadh.frames import (
     text_frame,
 )
 
-from . import broadcast, roles, services
+from . import roles, services
 from .models import LiveSession, SessionEvent, Utterance
-from .relay import Relay, RelayClosed, RelayFull, relays
+from .relay import Relay, RelayClosed, RelayFull, recorder, relays
 from .selectors import utterance_summary
 
 STREAM_CHUNK_MAX_CHARS = 8000
@@ -152,8 +156,13 @@ class Drive:
 
     kind: str
     req_id: str
-    utterance_pk: int
     builder: StreamTextUtterance | AudioUtterance | None = None
+    # Set on the recorder's thread once the row is written; the drive's later writes run after it.
+    utterance_pk: int = 0
+    # The utterance as pages last heard of it; None until its row (and so its id) exists.
+    summary: dict[str, Any] | None = None
+    # What to tell pages once they know the utterance: statuses the avatar sent back before that.
+    waiting: list[Callable[[], None]] = field(default_factory=list)
     ended: bool = False  # final packet queued, or interrupted
     interrupted: bool = False
     unflushed_bytes: int = 0
@@ -176,18 +185,17 @@ class TabState:
 
 
 # -- database services (sync) ---------------------------------------------------------------
-
-
-def _publish_utterance(utterance: Utterance) -> None:
-    broadcast.send_after_commit([broadcast.session_group(utterance.session_id)],
-                                {"type": "utterance.update", "utterance": utterance_summary(utterance)})
+#
+# The writes run on the relay's recorder thread, after pages were told (see `_on_event`), so they
+# publish nothing themselves; what only the database knows comes back as summaries to publish.
 
 
 def drive_authorize(*, user, session_pk: int) -> LiveSession:
     """The session this user may drive right now, or a ChatError saying why not."""
     if not roles.can_drive(user):
         raise ChatError("you may watch this session but not drive it (operators and admins drive)")
-    session = LiveSession.objects.select_related("account").filter(pk=session_pk).first()
+    # Project and asset come along for the drive's audit entry, which is written from this object.
+    session = LiveSession.objects.select_related("account", "project", "asset").filter(pk=session_pk).first()
     if session is None:
         raise ChatError("this session no longer exists")
     if session.status != LiveSession.Status.STARTED:
@@ -204,7 +212,6 @@ def utterance_open(*, session: LiveSession, user, kind: str, req_id: str, text: 
         services.session_touch(session=session)
         services.audit_record(actor=user, action=f"drive_{kind}", session=session,
                               detail=text[:200] or f"{audio_bytes} bytes of audio")
-        _publish_utterance(utterance)
     return utterance
 
 
@@ -213,60 +220,79 @@ def utterance_grow(*, session: LiveSession, utterance_pk: int, text: str = "", a
         Utterance.objects.filter(pk=utterance_pk).update(text=Concat(F("text"), Value(text)),
                                                          audio_bytes=F("audio_bytes") + audio_bytes)
         services.session_touch(session=session)
-        if text:
-            _publish_utterance(Utterance.objects.select_related("created_by").get(pk=utterance_pk))
 
 
-def utterance_advance(*, session_pk: int, req_ids: list[str], to: str, error: str = "") -> int:
-    """Move open utterances on; ended ones keep their state (an interrupted one stays interrupted)."""
-    allowed = (State.QUEUED,) if to == State.SPEAKING else OPEN_STATES
+def _advance_allowed(to: str) -> tuple[str, ...]:
+    return (State.QUEUED,) if to == State.SPEAKING else OPEN_STATES
+
+
+def utterance_advance(*, session_pk: int, req_ids: list[str], to: str, error: str = "") -> list[dict]:
+    """Move open utterances on; ended ones keep their state (an interrupted one stays interrupted).
+    The summaries of the utterances that moved."""
     with transaction.atomic():
         rows = list(Utterance.objects.select_for_update().select_related("created_by")
-                    .filter(session_id=session_pk, req_id__in=req_ids, state__in=allowed))
+                    .filter(session_id=session_pk, req_id__in=req_ids, state__in=_advance_allowed(to)))
         for utterance in rows:
             utterance.state = to
             utterance.error = error[:500]
             utterance.save(update_fields=["state", "error", "updated_at"])
-            _publish_utterance(utterance)
-    return len(rows)
+    return [utterance_summary(utterance) for utterance in rows]
 
 
-def utterances_end_open(*, session_pk: int, reason: str) -> int:
+def utterances_end_open(*, session_pk: int, reason: str) -> list[dict]:
     """The channel is gone for good: nothing still queued or speaking will hear back."""
     req_ids = list(Utterance.objects.filter(session_id=session_pk, state__in=OPEN_STATES)
                    .values_list("req_id", flat=True))
     return utterance_advance(session_pk=session_pk, req_ids=req_ids, to=State.INTERRUPTED, error=reason)
 
 
-def downstream_record(*, session: LiveSession, event: Event) -> None:
-    """Save a Type 3 / 4 / 9 / error frame as a SessionEvent and move its utterance on."""
+@dataclass(frozen=True)
+class Outcome:
+    """What a downstream event means: its SessionEvent and where its utterance moves, if anywhere."""
+
+    kind: str
+    message: str
+    data: dict[str, Any]
+    to: str | None = None
+    error: str = ""
+
+
+def downstream_outcome(event: Event) -> Outcome | None:
+    """Type 3 / 4 / 9 / error frames are kept; anything else is not the chat's business."""
     if isinstance(event, SpeakStatus):
         data = {"req_id": event.req_id, "type": 3, "speak_status": event.status, "seq": event.seq}
         if event.final_type is not None:
             data["final_type"] = event.final_type
         clause = f" (clause {event.seq})" if event.seq else ""
-        with transaction.atomic():
-            services.event_record(session=session, kind=SessionEvent.Kind.SPEAK,
-                                  message=f"avatar {event.status}{clause}", data=data)
-            LiveSession.objects.filter(pk=session.pk).update(speak_status=event.status[:32])
-            if event.status in SPEAKING:
-                utterance_advance(session_pk=session.pk, req_ids=[event.req_id], to=State.SPEAKING)
-            elif event.status in OVER:
-                utterance_advance(session_pk=session.pk, req_ids=[event.req_id], to=State.DONE)
-            elif event.status == "Error":
-                utterance_advance(session_pk=session.pk, req_ids=[event.req_id], to=State.FAILED,
-                                  error="the avatar could not speak it")
-    elif isinstance(event, LlmText):
-        services.event_record(session=session, kind=SessionEvent.Kind.LLM, message=event.text,
-                              data={"req_id": event.req_id, "type": 4, "seq": event.seq, "final": event.final})
-    elif isinstance(event, DriveFailed):
+        to, error = None, ""
+        if event.status in SPEAKING:
+            to = State.SPEAKING
+        elif event.status in OVER:
+            to = State.DONE
+        elif event.status == "Error":
+            to, error = State.FAILED, "the avatar could not speak it"
+        return Outcome(SessionEvent.Kind.SPEAK, f"avatar {event.status}{clause}", data, to, error)
+    if isinstance(event, LlmText):
+        return Outcome(SessionEvent.Kind.LLM, event.text,
+                       {"req_id": event.req_id, "type": 4, "seq": event.seq, "final": event.final})
+    if isinstance(event, DriveFailed):
         what = "unreadable frame from the cloud" if isinstance(event, MalformedFrame) else "the cloud refused"
         message = f"{what}: {event.message or 'no message'} (code {event.code})"
-        with transaction.atomic():
-            services.event_record(session=session, kind=SessionEvent.Kind.ERROR, message=message,
-                                  data={"req_id": event.req_id, "code": event.code})
-            if event.req_id:
-                utterance_advance(session_pk=session.pk, req_ids=[event.req_id], to=State.FAILED, error=message)
+        return Outcome(SessionEvent.Kind.ERROR, message, {"req_id": event.req_id, "code": event.code},
+                       State.FAILED if event.req_id else None, message)
+    return None
+
+
+def downstream_record(*, session_pk: int, req_id: str, outcome: Outcome, speak_status: str = "") -> list[dict]:
+    """Save a downstream event as a SessionEvent and move its utterance on; the summaries that moved."""
+    with transaction.atomic():
+        SessionEvent.objects.create(session_id=session_pk, kind=outcome.kind, message=outcome.message[:1000],
+                                    data=outcome.data)
+        if speak_status:
+            LiveSession.objects.filter(pk=session_pk).update(speak_status=speak_status[:32])
+        if outcome.to and req_id:
+            return utterance_advance(session_pk=session_pk, req_ids=[req_id], to=outcome.to, error=outcome.error)
+    return []
 
 
 def seen_keys(*, session_pk: int, limit: int = 200) -> list[tuple]:
@@ -282,14 +308,81 @@ def seen_keys(*, session_pk: int, limit: int = 200) -> list[tuple]:
     return keys[::-1]
 
 
+# -- what pages are told --------------------------------------------------------------------
+
+
+def _utterance_message(summary: dict) -> dict:
+    return {"type": "utterance.update", "utterance": dict(summary)}
+
+
+def _publish_summaries(relay: Relay, future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is None:
+        for summary in future.result():
+            relay.publish(_utterance_message(summary))
+
+
+def _when_known(drive: Drive, action: Callable[[], None]) -> None:
+    """Run `action` now if pages know the drive's utterance, else right after they learn of it."""
+    if drive.summary is None:
+        drive.waiting.append(action)
+    else:
+        action()
+
+
+def _show_state(relay: Relay, drive: Drive, to: str, error: str = "") -> None:
+    """Tell pages the drive's new state, by the same rule `utterance_advance` applies to its row."""
+    def show() -> None:
+        if drive.summary["state"] in _advance_allowed(to):
+            drive.summary.update(state=to, error=error[:500])
+            relay.publish(_utterance_message(drive.summary))
+    _when_known(drive, show)
+
+
+def _show_growth(relay: Relay, drive: Drive, *, text: str = "", audio_bytes: int = 0) -> None:
+    def show() -> None:
+        drive.summary["text"] += text
+        drive.summary["audio_bytes"] += audio_bytes
+        if text:
+            relay.publish(_utterance_message(drive.summary))
+    _when_known(drive, show)
+
+
+def _announce(relay: Relay, drive: Drive, future: asyncio.Future) -> None:
+    """The drive's row exists: tell pages of the utterance, then of what came back meanwhile."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    drive.summary = future.result()
+    relay.publish(_utterance_message(drive.summary))
+    waiting, drive.waiting = drive.waiting, []
+    for action in waiting:
+        action()
+
+
 # -- relay glue (async) ---------------------------------------------------------------------
 
 
 async def _on_event(relay: Relay, event: Event) -> None:
-    if not isinstance(event, (SpeakStatus, LlmText, DriveFailed)):
+    """Tell pages at once and leave the rows to the recorder, which writes them in arrival order."""
+    outcome = downstream_outcome(event)
+    if outcome is None:
         return
-    await database_sync_to_async(downstream_record)(session=relay.session, event=event)
     req_id = getattr(event, "req_id", "")
+    speak_status = event.status if isinstance(event, SpeakStatus) else ""
+    written = recorder().record(partial(downstream_record, session_pk=relay.session_pk, req_id=req_id,
+                                        outcome=outcome, speak_status=speak_status))
+    # The row is written after pages hear of it, so the message has no id yet.
+    message = {"type": "session.event", "event": {"id": None, "kind": outcome.kind, "message": outcome.message[:1000],
+                                                  "data": outcome.data, "at": timezone.now().isoformat()}}
+    drive = relay.drives.get(req_id) if req_id else None
+    if drive is None:
+        # Not a drive of this relay (sent before the console restarted, or already over): only the
+        # database knows its utterance's state, so that is told once written.
+        relay.publish(message)
+        written.add_done_callback(partial(_publish_summaries, relay))
+    else:
+        _when_known(drive, partial(relay.publish, message))
+        if outcome.to:
+            _show_state(relay, drive, outcome.to, outcome.error)
     ends = isinstance(event, DriveFailed) or (isinstance(event, SpeakStatus) and event.status in OVER | {"Error"})
     if ends and req_id:
         relay.drives.pop(req_id, None)
@@ -297,13 +390,24 @@ async def _on_event(relay: Relay, event: Event) -> None:
 
 async def _on_stop(relay: Relay, reason: str) -> None:
     relays.forget(relay)
-    await database_sync_to_async(utterances_end_open)(session_pk=relay.session_pk,
-                                                      reason=f"command channel closed: {reason}")
+    ended = recorder().record(partial(utterances_end_open, session_pk=relay.session_pk,
+                                      reason=f"command channel closed: {reason}"))
+    await asyncio.wait({ended})
+    _publish_summaries(relay, ended)
 
 
 async def relay_open(session: LiveSession) -> Relay:
     return await relays.open(session, on_event=_on_event, on_stop=_on_stop,
                              seen=lambda: database_sync_to_async(seen_keys)(session_pk=session.pk))
+
+
+async def _authorize(*, user, session_pk: int) -> LiveSession:
+    """The per-message check, on a thread of the pool: it never queues behind anyone's writes."""
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        # Shared-cache in-memory SQLite (the test database) fails a read of a table another
+        # connection is writing instead of waiting for it: read where the writes are made.
+        return await recorder().submit(partial(drive_authorize, user=user, session_pk=session_pk))
+    return await database_sync_to_async(drive_authorize, thread_sensitive=False)(user=user, session_pk=session_pk)
 
 
 async def tab_join(*, user, session_pk: int, tab: str) -> dict | None:
@@ -323,24 +427,28 @@ async def tab_leave(*, session_pk: int, tab: str) -> None:
 
 
 # -- the command handlers -------------------------------------------------------------------
+#
+# Nothing here waits for a write: frames go upstream as soon as the message is checked, and the
+# rows are queued on the recorder first, so a drive's Utterance exists before anything the avatar
+# sends back about it is recorded.
 
 
 async def chat_receive(*, user, session_pk: int, tab: TabState, content: dict[str, Any]) -> dict | None:
     """Handle one browser message; the reply for that browser only (an error), or None."""
     try:
-        session = await database_sync_to_async(drive_authorize)(user=user, session_pk=session_pk)
+        session = await _authorize(user=user, session_pk=session_pk)
         command = command_parse(content)
         if isinstance(command, AudioChunk) and session.driver_type != LiveSession.DriverType.AUDIO:
             raise ChatError("audio needs a session created with driver type 3 (audio and text)")
         relay = await relay_open(session)
         if isinstance(command, Say):
-            await _say(relay, session, user, command)
+            _say(relay, session, user, command)
         elif isinstance(command, StreamPart):
-            await _stream(relay, session, user, tab, command)
+            _stream(relay, session, user, tab, command)
         elif isinstance(command, AudioChunk):
-            await _audio(relay, session, user, tab, command)
+            _audio(relay, session, user, tab, command)
         else:
-            await _interrupt(relay, session, user, tab)
+            _interrupt(relay, session, user, tab)
     except ChatError as exc:
         return {"type": "error", "message": str(exc)}
     except (RelayFull, RelayClosed) as exc:
@@ -348,30 +456,38 @@ async def chat_receive(*, user, session_pk: int, tab: TabState, content: dict[st
     return None
 
 
-async def _start_drive(relay: Relay, session: LiveSession, user, kind: str, *, req_id: str, text: str = "",
-                       audio_bytes: int = 0, builder=None) -> Drive:
-    utterance = await database_sync_to_async(utterance_open)(session=session, user=user, kind=kind, req_id=req_id,
-                                                             text=text, audio_bytes=audio_bytes)
-    drive = Drive(kind, req_id, utterance.pk, builder)
+def _open_utterance(drive: Drive, **fields) -> dict:
+    utterance = utterance_open(**fields)
+    drive.utterance_pk = utterance.pk
+    return utterance_summary(utterance)
+
+
+def _start_drive(relay: Relay, session: LiveSession, user, kind: str, *, req_id: str, text: str = "",
+                 audio_bytes: int = 0, builder=None) -> Drive:
+    drive = Drive(kind, req_id, builder)
     relay.drives[req_id] = drive
+    opened = recorder().record(partial(_open_utterance, drive, session=session, user=user, kind=kind,
+                                       req_id=req_id, text=text, audio_bytes=audio_bytes))
+    opened.add_done_callback(partial(_announce, relay, drive))
     return drive
 
 
-async def _send_or_fail(relay: Relay, drive: Drive, frames: list[dict]) -> None:
+def _send_or_fail(relay: Relay, session: LiveSession, drive: Drive, frames: list[dict]) -> None:
     try:
         relay.send(frames)
     except (RelayFull, RelayClosed) as exc:
         relay.drives.pop(drive.req_id, None)
-        await database_sync_to_async(utterance_advance)(session_pk=relay.session_pk, req_ids=[drive.req_id],
-                                                        to=State.FAILED, error=str(exc))
+        recorder().record(partial(utterance_advance, session_pk=session.pk, req_ids=[drive.req_id],
+                                  to=State.FAILED, error=str(exc)))
+        _show_state(relay, drive, State.FAILED, str(exc))
         raise
 
 
-async def _say(relay: Relay, session: LiveSession, user, command: Say) -> None:
+def _say(relay: Relay, session: LiveSession, user, command: Say) -> None:
     req_id = new_req_id()
     frame = text_frame(session.cloud_session_id, command.text, use_bot=command.use_bot, req_id=req_id)
-    drive = await _start_drive(relay, session, user, Utterance.Kind.TEXT, req_id=req_id, text=command.text)
-    await _send_or_fail(relay, drive, [frame])
+    drive = _start_drive(relay, session, user, Utterance.Kind.TEXT, req_id=req_id, text=command.text)
+    _send_or_fail(relay, session, drive, [frame])
 
 
 def _stream_cut(stream: OpenStream, *, final: bool) -> str:
@@ -394,7 +510,7 @@ def _stream_cut(stream: OpenStream, *, final: bool) -> str:
     return ready
 
 
-async def _stream(relay: Relay, session: LiveSession, user, tab: TabState, command: StreamPart) -> None:
+def _stream(relay: Relay, session: LiveSession, user, tab: TabState, command: StreamPart) -> None:
     if command.action == "start":
         if tab.stream is not None and not (tab.stream.drive and tab.stream.drive.ended):
             raise ChatError("a stream is already open in this tab; end it first")
@@ -417,12 +533,13 @@ async def _stream(relay: Relay, session: LiveSession, user, tab: TabState, comma
     drive = stream.drive
     if drive is None:
         builder = StreamTextUtterance(session.cloud_session_id, clause=bool(stream.clause))
-        drive = stream.drive = await _start_drive(relay, session, user, Utterance.Kind.STREAM,
-                                                  req_id=builder.req_id, text=ready, builder=builder)
+        drive = stream.drive = _start_drive(relay, session, user, Utterance.Kind.STREAM,
+                                            req_id=builder.req_id, text=ready, builder=builder)
     elif ready:
-        await database_sync_to_async(utterance_grow)(session=session, utterance_pk=drive.utterance_pk, text=ready)
+        recorder().record(lambda: utterance_grow(session=session, utterance_pk=drive.utterance_pk, text=ready))
+        _show_growth(relay, drive, text=ready)
     else:
-        await database_sync_to_async(services.session_touch)(session=session)
+        recorder().record(partial(services.session_touch, session=session))
     builder = drive.builder
     if final and not builder.clause and len(ready.encode("utf-8")) <= STREAM_PACKET_MAX_BYTES:
         # Plain mode: the last piece rides on the final packet.
@@ -433,10 +550,10 @@ async def _stream(relay: Relay, session: LiveSession, user, tab: TabState, comma
             frames.append(builder.final())
     if final:
         drive.ended = True
-    await _send_or_fail(relay, drive, frames)
+    _send_or_fail(relay, session, drive, frames)
 
 
-async def _audio(relay: Relay, session: LiveSession, user, tab: TabState, command: AudioChunk) -> None:
+def _audio(relay: Relay, session: LiveSession, user, tab: TabState, command: AudioChunk) -> None:
     drive = tab.audio
     if drive is not None and drive.ended:
         tab.audio = None
@@ -448,8 +565,8 @@ async def _audio(relay: Relay, session: LiveSession, user, tab: TabState, comman
         if not command.pcm:
             raise ChatError("no audio is being sent; there is nothing to finish")
         builder = AudioUtterance(session.cloud_session_id)
-        drive = tab.audio = await _start_drive(relay, session, user, Utterance.Kind.AUDIO, req_id=builder.req_id,
-                                               audio_bytes=len(command.pcm), builder=builder)
+        drive = tab.audio = _start_drive(relay, session, user, Utterance.Kind.AUDIO, req_id=builder.req_id,
+                                         audio_bytes=len(command.pcm), builder=builder)
     else:
         drive.unflushed_bytes += len(command.pcm)
     frames = [drive.builder.packet(command.pcm)] if command.pcm else []
@@ -460,12 +577,13 @@ async def _audio(relay: Relay, session: LiveSession, user, tab: TabState, comman
     # Audio arrives every 160 ms: write its size and the activity about once a second, not per packet.
     if drive.unflushed_bytes and (command.final or time.monotonic() - drive.flushed_at >= AUDIO_FLUSH_SECONDS):
         added, drive.unflushed_bytes, drive.flushed_at = drive.unflushed_bytes, 0, time.monotonic()
-        await database_sync_to_async(utterance_grow)(session=session, utterance_pk=drive.utterance_pk,
-                                                     audio_bytes=added)
-    await _send_or_fail(relay, drive, frames)
+        recorder().record(lambda: utterance_grow(session=session, utterance_pk=drive.utterance_pk,
+                                                 audio_bytes=added))
+        _show_growth(relay, drive, audio_bytes=added)
+    _send_or_fail(relay, session, drive, frames)
 
 
-async def _interrupt(relay: Relay, session: LiveSession, user, tab: TabState) -> None:
+def _interrupt(relay: Relay, session: LiveSession, user, tab: TabState) -> None:
     targets = [drive for drive in relay.drives.values() if not drive.interrupted]
     relay.withdraw({drive.req_id for drive in targets})
     frames: list[dict] = []
@@ -495,5 +613,7 @@ async def _interrupt(relay: Relay, session: LiveSession, user, tab: TabState) ->
             services.audit_record(actor=user, action="interrupt", session=session,
                                   detail=", ".join(d.req_id for d in targets)[:500])
 
-    await database_sync_to_async(record)()
+    recorder().record(record)
+    for drive in targets:
+        _show_state(relay, drive, State.INTERRUPTED, "interrupted")
     relay.send(frames, urgent=True)

@@ -6,8 +6,9 @@ de-duplicated downstream events to a handler task, and a listener on the session
 closes it as soon as the session closes. Each relay has its own tasks and queues and every send
 has a timeout, so a slow or dead cloud connection for one session never holds up another.
 
-What the frames mean and what becomes of the events is decided by `chat`; this module only moves
-frames and keeps the connection alive.
+What the frames mean and what becomes of the events is decided by `chat`; this module moves
+frames, keeps the connection alive, tells the session's pages in order (`Relay.publish`) and runs
+the chat's database writes off the round trip (`recorder`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import contextvars
 import json
 import logging
 import random
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 from typing import Any
@@ -117,6 +120,8 @@ class Relay:
         self._grace: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task] = []
         self._listen_channel: str | None = None
+        self._pages: deque[dict[str, Any]] = deque()
+        self._pages_task: asyncio.Task | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -144,6 +149,8 @@ class Relay:
 
     async def wait_closed(self) -> None:
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._pages_task is not None and not self._pages_task.done():
+            await asyncio.wait({self._pages_task})
 
     def schedule_close(self, delay: float) -> None:
         self.cancel_close()
@@ -178,6 +185,29 @@ class Relay:
 
     def was_sent(self, req_id: str) -> bool:
         return req_id in self.sent_req_ids
+
+    def publish(self, message: dict[str, Any]) -> None:
+        """Send a message to the session's group without waiting; messages go out in publish order.
+
+        Every broadcast of the chat for this session goes through here, from whichever task, so
+        a page always hears of an utterance before the avatar's statuses for it.
+        """
+        self._pages.append(message)
+        if self._pages_task is None or self._pages_task.done():
+            self._pages_task = self._loop.create_task(self._tell_pages(), name=f"relay-{self.session_pk}-pages",
+                                                      context=contextvars.Context())
+
+    async def _tell_pages(self) -> None:
+        layer = get_channel_layer()
+        group = broadcast.session_group(self.session_pk)
+        while self._pages:
+            message = self._pages.popleft()
+            if layer is None:
+                continue
+            try:
+                await layer.group_send(group, message)
+            except Exception:
+                logger.exception("session %s: telling the pages failed", self.session_pk)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -417,12 +447,97 @@ class RelayRegistry:
                 relay.schedule_close(grace_seconds())
 
     async def close_all(self) -> None:
-        """Stop every relay of the running loop and wait for them (server shutdown, tests, bench)."""
+        """Stop every relay of the running loop and wait for them and their writes (server shutdown,
+        tests, bench)."""
         relays = [relay for relay in list(self._relays.values()) if relay.loop is asyncio.get_running_loop()]
         for relay in relays:
             relay.stop("the console is shutting down")
         await asyncio.gather(*(relay.wait_closed() for relay in relays), return_exceptions=True)
         self._relays.clear()
+        await recorder().flush()
 
 
 relays = RelayRegistry()
+
+
+# -- the recorder ---------------------------------------------------------------------------
+
+_RECORDER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-recorder")
+
+
+def _run_batch(jobs: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+    outcomes = []
+    for job in jobs:
+        try:
+            outcomes.append((True, job()))
+        except Exception as exc:  # noqa: BLE001 - it belongs to the job's future, and one job's failure spares the rest
+            outcomes.append((False, exc))
+    return outcomes
+
+
+def _log_failure(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("recording chat activity failed", exc_info=future.exception())
+
+
+class Recorder:
+    """The chat's database work, run on a thread of its own in exactly the order it was handed in.
+
+    Pages hear of an event from the event loop as it arrives and its rows follow here, so no round
+    trip waits for the database, nor for the one thread that every thread-sensitive
+    `database_sync_to_async` call of the process shares. A single writer keeps the rows in arrival
+    order (a drive's Utterance before its events, whatever batch they land in) and spares SQLite
+    competing writers. Whatever queued up while one batch ran goes over as the next, in one hop.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._jobs: deque[tuple[Callable[[], Any], asyncio.Future]] = deque()
+        self._drainer: asyncio.Task | None = None
+
+    def submit(self, job: Callable[[], Any]) -> asyncio.Future:
+        """Queue `job` (sync, runs on the recorder's thread); the future has its result."""
+        future = self._loop.create_future()
+        self._jobs.append((job, future))
+        if self._drainer is None or self._drainer.done():
+            # A fresh context: the drainer serves every tab and relay, not the one that started it.
+            self._drainer = self._loop.create_task(self._drain(), name="relay-recorder",
+                                                   context=contextvars.Context())
+        return future
+
+    def record(self, job: Callable[[], Any]) -> asyncio.Future:
+        """Queue a write nobody waits for; a failure is logged."""
+        future = self.submit(job)
+        future.add_done_callback(_log_failure)
+        return future
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is written."""
+        while self._drainer is not None and not self._drainer.done():
+            await asyncio.wait({self._drainer})
+
+    async def _drain(self) -> None:
+        run = database_sync_to_async(_run_batch, thread_sensitive=False, executor=_RECORDER_THREAD)
+        while self._jobs:
+            batch = list(self._jobs)
+            self._jobs.clear()
+            outcomes = await run([job for job, _ in batch])
+            for (_, future), (ok, value) in zip(batch, outcomes):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+
+_recorders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Recorder] = weakref.WeakKeyDictionary()
+
+
+def recorder() -> Recorder:
+    """The recorder of the running event loop."""
+    loop = asyncio.get_running_loop()
+    found = _recorders.get(loop)
+    if found is None:
+        found = _recorders[loop] = Recorder(loop)
+    return found

@@ -80,15 +80,35 @@ async def sim_sent(sim, session) -> list[dict]:
     return list(detail["sent"])
 
 
-@database_sync_to_async
-def utterance(req_id: str) -> Utterance:
-    return Utterance.objects.get(req_id=req_id)
+async def eventually(fetch, check, timeout: float = TIMEOUT):
+    """Rows are written just after pages hear of them: what `fetch` returns once `check` holds
+    (or at the deadline, for the caller's assertion to report)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await fetch()
+        if check(value) or loop.time() >= deadline:
+            return value
+        await asyncio.sleep(0.02)
 
 
 @database_sync_to_async
-def speak_events(session, status: str) -> list[SessionEvent]:
+def _utterance_row(req_id: str) -> Utterance | None:
+    return Utterance.objects.filter(req_id=req_id).first()
+
+
+async def utterance(req_id: str, check=lambda row: True) -> Utterance | None:
+    return await eventually(lambda: _utterance_row(req_id), lambda row: row is not None and check(row))
+
+
+@database_sync_to_async
+def _speak_events(session, status: str) -> list[SessionEvent]:
     return [e for e in SessionEvent.objects.filter(session=session, kind="speak")
             if e.data["speak_status"] == status]
+
+
+async def speak_events(session, status: str, count: int = 1) -> list[SessionEvent]:
+    return await eventually(lambda: _speak_events(session, status), lambda events: len(events) >= count)
 
 
 async def test_text_reaches_both_tabs_and_the_utterance_ends_done(sim, account, operator):
@@ -106,7 +126,7 @@ async def test_text_reaches_both_tabs_and_the_utterance_ends_done(sim, account, 
         assert any(speak("TextStart", req_id)(m) for m in seen)
         assert any(utterance_state("speaking")(m) for m in seen)
     assert any(utterance_state("done")(m) for m in await receive_until(second, utterance_state("done")))
-    row = await utterance(req_id)
+    row = await utterance(req_id, lambda row: row.state == "done")
     assert row.state == "done" and row.created_by_id == operator.pk
 
     frames = await sim_frames(sim, session, "SEND_TEXT")
@@ -114,6 +134,48 @@ async def test_text_reaches_both_tabs_and_the_utterance_ends_done(sim, account, 
     assert frames[0]["code"] == 0 and frames[0]["data"]["ChatCommand"] == "NotUseChat"
     await first.disconnect()
     await second.disconnect()
+
+
+@database_sync_to_async
+def _history(session) -> tuple[list[tuple], list[tuple]]:
+    events = [(e.data["req_id"], e.data["speak_status"]) for e in
+              SessionEvent.objects.filter(session=session, kind="speak").order_by("created_at", "id")]
+    rows = [(u.req_id, u.state, u.text) for u in Utterance.objects.filter(session=session)]
+    return events, rows
+
+
+async def test_the_history_kept_for_a_reload_matches_what_pages_were_shown_in_order(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, session)
+    for text in ("First line.", "Second line."):
+        await tab.send_json_to({"type": "say", "text": text})
+    seen = await receive_until(tab, lambda m: m.get("type") == "utterance" and m["text"] == "Second line."
+                               and m["state"] == "done", timeout=20)
+    queued = [m for m in seen if utterance_state("queued")(m)]
+    assert [m["text"] for m in queued] == ["First line.", "Second line."] and all(m["id"] for m in queued)
+    statuses = [(i, m["event"]["data"]) for i, m in enumerate(seen)
+                if m.get("type") == "event" and m["event"]["kind"] == "speak"]
+    shown = [(data["req_id"], data["speak_status"]) for _, data in statuses]
+    # A page hears of an utterance before any status of it.
+    for index, data in statuses:
+        assert any(utterance_state("queued")(m) and m["req_id"] == data["req_id"] for m in seen[:index])
+    events, rows = await eventually(lambda: _history(session),
+                                    lambda h: len(h[0]) == len(shown) and all(r[1] == "done" for r in h[1]))
+    assert events == shown
+    assert rows == [(m["req_id"], "done", m["text"]) for m in queued]
+    await tab.disconnect()
+
+
+async def test_the_right_to_drive_is_checked_on_every_message(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, session)
+    await tab.send_json_to({"type": "say", "text": "While I may."})
+    await receive_until(tab, utterance_state("queued"))
+    await database_sync_to_async(operator.groups.clear)()
+    await _assert_refused(tab, [({"type": "say", "text": "Not any more."}, "not drive")])
+    frames = await sim_frames(sim, session, "SEND_TEXT")
+    assert [f["data"]["Text"] for f in frames] == ["While I may."]
+    await tab.disconnect()
 
 
 async def test_texts_sent_quickly_are_queued_one_second_apart_not_refused(sim, account, operator):
@@ -160,7 +222,8 @@ async def test_stream_in_clause_mode_with_a_final_packet(sim, account, operator)
     assert all(f["data"].get("IsSentence") for f in frames) and all(f["code"] == 0 for f in frames)
     assert frames[-1]["data"]["IsFinal"] and not any(f["data"]["IsFinal"] for f in frames[:-1])
     assert "".join(f["data"]["Text"] for f in frames) == "First sentence here. Second sentence. Third and last."
-    assert (await utterance(req_id)).text == "First sentence here. Second sentence. Third and last."
+    whole = "First sentence here. Second sentence. Third and last."
+    assert (await utterance(req_id, lambda row: row.text == whole)).text == whole
     await tab.disconnect()
 
 
@@ -180,7 +243,7 @@ async def test_stream_without_punctuation_is_plain_and_packets_stay_under_1000_b
     assert all(len(f["data"]["Text"].encode()) <= 1000 for f in frames)
     assert "".join(f["data"]["Text"] for f in frames) == text
     assert frames[-1]["data"].get("Interrupt") and frames[-1]["seq"] == len(frames)
-    assert (await utterance(req_id)).state == "interrupted"
+    assert (await utterance(req_id, lambda row: row.state == "interrupted")).state == "interrupted"
     await tab.disconnect()
 
 
@@ -208,7 +271,8 @@ async def test_audio_packets_and_the_final_packet(sim, account, operator):
     assert not any(f["data"]["IsFinal"] for f in frames[:-1])
     over = await speak_events(session, "AudioOver")
     assert over[-1].data["final_type"] == 1
-    assert (await utterance(req_id)).audio_bytes == 5120 * len(chunks) + 200
+    size = 5120 * len(chunks) + 200
+    assert (await utterance(req_id, lambda row: row.audio_bytes == size)).audio_bytes == size
     await tab.disconnect()
 
 
@@ -223,7 +287,7 @@ async def test_interrupting_text_sends_an_empty_interrupt(sim, account, operator
     frames = await sim_frames(sim, session, "SEND_TEXT")
     assert frames[-1]["data"]["Text"] == "" and frames[-1]["data"]["Interrupt"] is True
     assert frames[-1]["req_id"] != req_id and frames[-1]["code"] == 0
-    assert (await utterance(req_id)).state == "interrupted"
+    assert (await utterance(req_id, lambda row: row.state == "interrupted")).state == "interrupted"
     await tab.disconnect()
 
 
@@ -238,7 +302,7 @@ async def test_interrupting_audio_sends_its_final_packet(sim, account, operator)
     frames = await sim_frames(sim, session, "SEND_AUDIO")
     assert frames[-1]["data"]["IsFinal"] and frames[-1]["data"]["Audio"] == "<0 base64 chars>"
     assert all(f["code"] == 0 for f in frames)
-    assert (await utterance(req_id)).state == "interrupted"
+    assert (await utterance(req_id, lambda row: row.state == "interrupted")).state == "interrupted"
     await tab.disconnect()
 
 
@@ -262,7 +326,7 @@ async def test_reconnects_after_a_drop_without_showing_events_twice(sim, account
     replayed = [s for s in await sim_sent(sim, session) if s.get("ReqId") == first]
     assert len(replayed) >= 2
     for status in ("TextStart", "TextOver"):
-        assert [e.data["req_id"] for e in await speak_events(session, status)] == [first, second]
+        assert [e.data["req_id"] for e in await speak_events(session, status, 2)] == [first, second]
     assert not any(speak("TextOver", first)(m) for m in seen)
     calls = await asyncio.to_thread(sim.control, "GET", "calls")
     assert calls["counts"]["commandchannel"] == 2

@@ -7,6 +7,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import broadcast, chat, roles, selectors
 from .models import LiveSession
+from .relay_owner import TabRouter
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
@@ -61,12 +62,12 @@ class SessionConsumer(JsonConsumer):
             return
         self.session_pk = pk
         self.group = broadcast.session_group(pk)
-        self.chat = chat.TabState()
+        self.router = TabRouter(session_pk=pk, tab=self.channel_name, user=user, local_state=chat.TabState())
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         # A page that reconnects may have missed changes: start it from the current state.
         await self.send_json({"type": "session", "session": await self._summary()})
-        relay_state = await chat.tab_join(user=user, session_pk=pk, tab=self.channel_name)
+        relay_state = await self.router.join()
         if relay_state:
             await self.send_json(relay_state)
 
@@ -79,13 +80,16 @@ class SessionConsumer(JsonConsumer):
     async def disconnect(self, code):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            await chat.tab_leave(session_pk=self.session_pk, tab=self.channel_name)
+            await self.router.leave()
 
     async def receive_json(self, content, **kwargs):
-        reply = await chat.chat_receive(user=self.scope["user"], session_pk=self.session_pk, tab=self.chat,
-                                        content=content)
-        if reply:
-            await self.send_json(reply)
+        await self.router.receive(content, self.send_json)
+
+    async def relay_reply(self, message):
+        """The owning process ran a command forwarded from this tab."""
+        self.router.acknowledged(message["id"])
+        if message["reply"]:
+            await self.send_json(message["reply"])
 
     async def session_update(self, message):
         await self.send_json({"type": "session", "session": message["session"]})

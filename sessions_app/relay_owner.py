@@ -88,7 +88,10 @@ class Ownership:
         entry = self._inbox.get(loop)
         if entry is None or entry[1].done():
             layer = get_channel_layer()
-            name = await layer.new_channel("relay-owner")
+            # A plain channel name, not one from new_channel(): channels_redis multiplexes all of
+            # a process's "!" channels through one receiver, and a second long-lived receiver
+            # beside the consumers' made it drop their messages.
+            name = f"relay-owner.{uuid.uuid4().hex}"
             entry = (name, loop.create_task(self._receive(layer, name), name="relay-owner-inbox"))
             self._inbox[loop] = entry
         return entry[0]

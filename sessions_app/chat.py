@@ -230,7 +230,7 @@ def utterance_advance(*, session_pk: int, req_ids: list[str], to: str, error: st
     """Move open utterances on; ended ones keep their state (an interrupted one stays interrupted).
     The summaries of the utterances that moved."""
     with transaction.atomic():
-        rows = list(Utterance.objects.select_for_update().select_related("created_by")
+        rows = list(Utterance.objects.select_for_update(of=("self",)).select_related("created_by")
                     .filter(session_id=session_pk, req_id__in=req_ids, state__in=_advance_allowed(to)))
         for utterance in rows:
             utterance.state = to

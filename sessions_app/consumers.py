@@ -11,6 +11,8 @@ from .relay_owner import TabRouter
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+# Sent on connect so a page catches up with what happened between its render and its socket.
+RECENT_EVENTS = 100
 
 
 class JsonConsumer(AsyncJsonWebsocketConsumer):
@@ -67,6 +69,7 @@ class SessionConsumer(JsonConsumer):
         await self.accept()
         # A page that reconnects may have missed changes: start it from the current state.
         await self.send_json({"type": "session", "session": await self._summary()})
+        await self.send_json({"type": "events", "events": await self._recent_events()})
         relay_state = await self.router.join()
         if relay_state:
             await self.send_json(relay_state)
@@ -76,6 +79,12 @@ class SessionConsumer(JsonConsumer):
         session = LiveSession.objects.select_related("account", "project", "asset", "created_by").get(
             pk=self.session_pk)
         return selectors.session_summary(session)
+
+    @database_sync_to_async
+    def _recent_events(self) -> list[dict]:
+        session = LiveSession(pk=self.session_pk)
+        recent = selectors.session_events(session=session).order_by("-created_at", "-id")[:RECENT_EVENTS]
+        return [selectors.event_summary(event) for event in reversed(recent)]
 
     async def disconnect(self, code):
         if self.group:

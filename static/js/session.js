@@ -51,7 +51,9 @@ function tickElapsed() {
 }
 
 function addEvent(event) {
+  if (eventsEl.querySelector(`[data-event="${event.id}"]`)) return;
   const li = document.createElement("li");
+  li.dataset.event = event.id;
   li.className = `event kind-${event.kind}`;
   const time = new Date(event.at).toLocaleTimeString([], { hour12: false });
   li.innerHTML = `<time datetime="${event.at}">${time}</time> ${escapeText(event.message)}`;
@@ -68,6 +70,8 @@ export const live = connectLive(root.dataset.wsPath, {
       if (changed) refreshPlayer();
     } else if (msg.type === "event") {
       addEvent(msg.event);
+    } else if (msg.type === "events") {
+      msg.events.forEach(addEvent);
     }
     document.dispatchEvent(new CustomEvent("session-message", { detail: msg }));
   },

@@ -51,6 +51,9 @@ async def test_status_changes_reach_the_session_page_and_the_dashboard(sim, acco
     assert (await page.connect())[0] and (await dashboard.connect())[0]
     snapshot = await page.receive_json_from(timeout=5)
     assert snapshot["type"] == "session" and snapshot["session"]["status"] == "preparing"
+    history = await page.receive_json_from(timeout=5)
+    assert history["type"] == "events"
+    assert [e["message"] for e in history["events"]] == [f"created from {session.source_label}, preparing"]
 
     await database_sync_to_async(wait_ready)(session)
 
@@ -69,7 +72,8 @@ async def test_junk_frames_get_an_error_and_the_socket_stays_open(sim, account, 
     session = await database_sync_to_async(create_session)(operator, account)
     page = await connect_as(operator, f"/ws/sessions/{session.pk}/chat/")
     assert (await page.connect())[0]
-    await page.receive_json_from(timeout=5)
+    assert (await page.receive_json_from(timeout=5))["type"] == "session"
+    assert (await page.receive_json_from(timeout=5))["type"] == "events"
     await page.send_to(bytes_data=b"\x00\xff\x10")
     assert "binary" in (await page.receive_json_from(timeout=5))["message"]
     await page.send_to(text_data="{not json")

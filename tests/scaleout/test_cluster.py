@@ -56,3 +56,29 @@ def test_two_tabs_on_two_processes_share_one_session(cluster, browser):
     expect(tab_b.get_by_role("status")).to_have_text("closed", timeout=5_000)
     sessions = requests.get(f"{cluster.sim_url}/_sim/sessions", timeout=5).json()["sessions"]
     assert [s["status"] for s in sessions] == [2]
+
+
+def test_when_the_owning_process_dies_another_takes_the_channel_over(cluster, browser):
+    """Runs last: it kills the first daphne process."""
+    tab_a = browser.new_context().new_page()
+    tab_b = browser.new_context().new_page()
+    log_in_at(tab_a, cluster.urls[0], "admin", cluster.password)
+    log_in_at(tab_b, cluster.urls[1], "admin", cluster.password)
+    tab_a.get_by_role("link", name="New session").first.click()
+    tab_a.get_by_label("Project").select_option(index=1)
+    tab_a.get_by_label("User ID").fill("takeover")
+    tab_a.get_by_role("button", name="Create session").click()
+    expect(tab_a.get_by_role("status")).to_have_text("started", timeout=30_000)
+    tab_a.get_by_role("textbox", name="Message").fill("Before the crash")
+    tab_a.get_by_role("button", name="Send").click()
+    expect(tab_a.get_by_role("log").locator("li", has_text="Before the crash")).to_contain_text("done",
+                                                                                            timeout=15_000)
+    tab_b.goto(cluster.urls[1] + tab_a.url.removeprefix(cluster.urls[0]))
+    expect(tab_b.get_by_role("status")).to_have_text("started")
+
+    cluster.procs["daphne0"].kill()
+    tab_b.get_by_role("textbox", name="Message").fill("After the crash")
+    tab_b.get_by_role("button", name="Send").click()
+    expect(tab_b.get_by_role("log").locator("li", has_text="After the crash")).to_contain_text("done",
+                                                                                           timeout=30_000)
+    assert "taking the command channel over" in cluster.log("daphne1")

@@ -8,9 +8,17 @@ the client. Measured side by side in one run against one simulator:
            ASGI application, logged in as an operator) → SessionConsumer → relay → simulator →
            relay → SessionEvent row → channel layer → every tab ({"type": "say"} → speak event).
 
-Every session drives in parallel, one text every 1.2 s (the cloud allows one per second).
+Every session drives at the same time as all the others, one text every 1.2 s (the cloud allows
+one per second). By default their phases are spread evenly over those 1.2 s, as independent
+operators' messages are; --lockstep sends every session's text in the same instant instead, the
+worst burst there is (with 50 sessions both the simulator and the console then queue 50 messages
+at once, so it measures burst queueing rather than what the relay adds to a message).
 
-    .venv/bin/python bench/relay_latency.py [--rounds 8] [--sessions 1 10 50]
+The console runs in this process, on the bench's event loop, with the in-memory channel layer;
+the page-side clients are WebsocketCommunicators on that same loop, so their work counts against
+the console, as a browser's would not.
+
+    .venv/bin/python bench/relay_latency.py [--rounds 8] [--sessions 1 10 50] [--lockstep]
 """
 
 from __future__ import annotations
@@ -154,11 +162,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def measure(account, cookie: bytes, sessions: list, rounds: int) -> tuple[list[float], list[float]]:
+def phases(count: int, lockstep: bool) -> list[float]:
+    """When each session sends its first text, after a second for every client to connect."""
     start = time.perf_counter() + 1.0
-    direct = await asyncio.gather(*(direct_session(account, s, rounds, start) for s in sessions))
-    start = time.perf_counter() + 1.0
-    via = await asyncio.gather(*(console_session(cookie, s, rounds, start) for s in sessions))
+    return [start if lockstep else start + INTERVAL * index / count for index in range(count)]
+
+
+async def measure(account, cookie: bytes, sessions: list, rounds: int,
+                  lockstep: bool) -> tuple[list[float], list[float]]:
+    starts = phases(len(sessions), lockstep)
+    direct = await asyncio.gather(*(direct_session(account, s, rounds, t) for s, t in zip(sessions, starts)))
+    starts = phases(len(sessions), lockstep)
+    via = await asyncio.gather(*(console_session(cookie, s, rounds, t) for s, t in zip(sessions, starts)))
     await relays.close_all()
     return [x for xs in direct for x in xs], [x for xs in via for x in xs]
 
@@ -167,17 +182,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--lockstep", action="store_true", help="every session sends in the same instant")
     args = parser.parse_args()
     settings.TCADH_RELAY_GRACE_SECONDS = 0
     proc, base_url, demo = start_simulator(max(args.sessions) + 5)
     try:
         user, account, cookie = setup_console(base_url, demo)
-        print(f"round trip text → TextStart, {args.rounds} rounds per session, ms")
+        arrival = "lockstep (all sessions at once)" if args.lockstep else "phases spread over the interval"
+        print(f"round trip text → TextStart, {args.rounds} rounds per session, {arrival}, ms")
         print(f"{'sessions':>8} {'direct p50':>11} {'direct p99':>11} {'console p50':>12} {'console p99':>12}"
               f" {'added p50':>10} {'added p99':>10} {'ratio p50':>10} {'ratio p99':>10}")
         for count in args.sessions:
             sessions = start_sessions(user, account, count)
-            direct, via = asyncio.run(measure(account, cookie, sessions, args.rounds))
+            direct, via = asyncio.run(measure(account, cookie, sessions, args.rounds, args.lockstep))
             d50, d99 = percentile(direct, .5) * 1e3, percentile(direct, .99) * 1e3
             c50, c99 = percentile(via, .5) * 1e3, percentile(via, .99) * 1e3
             print(f"{count:>8} {d50:>11.2f} {d99:>11.2f} {c50:>12.2f} {c99:>12.2f} {c50 - d50:>10.2f}"

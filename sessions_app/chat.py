@@ -46,7 +46,7 @@ from tcadh.frames import (
 
 from . import roles, services
 from .models import LiveSession, SessionEvent, Utterance
-from .relay import Relay, RelayClosed, RelayFull, recorder, relays
+from .relay import Relay, RelayClosed, RelayFull, read, recorder, relays
 from .selectors import utterance_summary
 
 STREAM_CHUNK_MAX_CHARS = 8000
@@ -283,15 +283,22 @@ def downstream_outcome(event: Event) -> Outcome | None:
     return None
 
 
-def downstream_record(*, session_pk: int, req_id: str, outcome: Outcome, speak_status: str = "") -> list[dict]:
-    """Save a downstream event as a SessionEvent and move its utterance on; the summaries that moved."""
+def downstream_record(*, session_pk: int, req_id: str, outcome: Outcome, speak_status: str = "",
+                      summaries: bool = True) -> list[dict]:
+    """Save a downstream event as a SessionEvent and move its utterance on; the summaries that moved,
+    when asked for (pages already heard of a drive's new state from the relay)."""
     with transaction.atomic():
         SessionEvent.objects.create(session_id=session_pk, kind=outcome.kind, message=outcome.message[:1000],
                                     data=outcome.data)
         if speak_status:
             LiveSession.objects.filter(pk=session_pk).update(speak_status=speak_status[:32])
-        if outcome.to and req_id:
+        if not (outcome.to and req_id):
+            return []
+        if summaries:
             return utterance_advance(session_pk=session_pk, req_ids=[req_id], to=outcome.to, error=outcome.error)
+        # The same move as utterance_advance in one statement: this runs for every status of every drive.
+        Utterance.objects.filter(session_id=session_pk, req_id=req_id, state__in=_advance_allowed(outcome.to)).update(
+            state=outcome.to, error=outcome.error[:500], updated_at=timezone.now())
     return []
 
 
@@ -368,12 +375,12 @@ async def _on_event(relay: Relay, event: Event) -> None:
         return
     req_id = getattr(event, "req_id", "")
     speak_status = event.status if isinstance(event, SpeakStatus) else ""
+    drive = relay.drives.get(req_id) if req_id else None
     written = recorder().record(partial(downstream_record, session_pk=relay.session_pk, req_id=req_id,
-                                        outcome=outcome, speak_status=speak_status))
+                                        outcome=outcome, speak_status=speak_status, summaries=drive is None))
     # The row is written after pages hear of it, so the message has no id yet.
     message = {"type": "session.event", "event": {"id": None, "kind": outcome.kind, "message": outcome.message[:1000],
                                                   "data": outcome.data, "at": timezone.now().isoformat()}}
-    drive = relay.drives.get(req_id) if req_id else None
     if drive is None:
         # Not a drive of this relay (sent before the console restarted, or already over): only the
         # database knows its utterance's state, so that is told once written.
@@ -402,12 +409,13 @@ async def relay_open(session: LiveSession) -> Relay:
 
 
 async def _authorize(*, user, session_pk: int) -> LiveSession:
-    """The per-message check, on a thread of the pool: it never queues behind anyone's writes."""
+    """The per-message check, on a reader thread: it never queues behind anyone's writes."""
+    check = partial(drive_authorize, user=user, session_pk=session_pk)
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
         # Shared-cache in-memory SQLite (the test database) fails a read of a table another
         # connection is writing instead of waiting for it: read where the writes are made.
-        return await recorder().submit(partial(drive_authorize, user=user, session_pk=session_pk))
-    return await database_sync_to_async(drive_authorize, thread_sensitive=False)(user=user, session_pk=session_pk)
+        return await recorder().submit(check)
+    return await read(check)
 
 
 async def tab_join(*, user, session_pk: int, tab: str) -> dict | None:

@@ -18,6 +18,8 @@ import contextvars
 import json
 import logging
 import random
+import threading
+import time
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
@@ -29,6 +31,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connections
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -463,16 +466,67 @@ relays = RelayRegistry()
 # -- the recorder ---------------------------------------------------------------------------
 
 _RECORDER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-recorder")
+_READER_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="relay-reader")
+_IDLE_CHECK_SECONDS = 30.0
+_thread_state = threading.local()
 
 
-def _run_batch(jobs: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
-    outcomes = []
-    for job in jobs:
-        try:
-            outcomes.append((True, job()))
-        except Exception as exc:  # noqa: BLE001 - it belongs to the job's future, and one job's failure spares the rest
-            outcomes.append((False, exc))
-    return outcomes
+def _connections_ready() -> None:
+    """Keep this thread's database connection from one call to the next.
+
+    The recorder and the readers are no requests, and opening a connection per message cost more
+    than the queries. One that failed, or sat idle long enough for the server to have dropped it,
+    is checked first and replaced if it no longer answers.
+    """
+    now = time.monotonic()
+    idle = now - getattr(_thread_state, "used_at", now)
+    _thread_state.used_at = now
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is None or not (conn.errors_occurred or idle > _IDLE_CHECK_SECONDS):
+            continue
+        if conn.is_usable():
+            conn.errors_occurred = False
+        else:
+            conn.close()
+
+
+def _with_connection(fn: Callable[[], Any]) -> Any:
+    _connections_ready()
+    return fn()
+
+
+async def read(fn: Callable[[], Any]) -> Any:
+    """Run a query on a reader thread: it never queues behind writes, nor behind the one thread that
+    every thread-sensitive `database_sync_to_async` call of the process shares."""
+    return await asyncio.get_running_loop().run_in_executor(_READER_THREADS, _with_connection, fn)
+
+
+class _Batch:
+    """Jobs for the recorder's thread; each future is settled on the loop as soon as its job ran,
+    so the first of a long batch is not held back by the rest."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, jobs: list[tuple[Callable[[], Any], asyncio.Future]]):
+        self._loop = loop
+        self._jobs = jobs
+
+    def __call__(self) -> None:
+        _connections_ready()
+        for job, future in self._jobs:
+            try:
+                outcome = (True, job())
+            except Exception as exc:  # noqa: BLE001 - it belongs to the job's future; the rest still run
+                outcome = (False, exc)
+            self._loop.call_soon_threadsafe(_settle, future, outcome)
+
+
+def _settle(future: asyncio.Future, outcome: tuple[bool, Any]) -> None:
+    if future.done():
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 def _log_failure(future: asyncio.Future) -> None:
@@ -517,18 +571,10 @@ class Recorder:
             await asyncio.wait({self._drainer})
 
     async def _drain(self) -> None:
-        run = database_sync_to_async(_run_batch, thread_sensitive=False, executor=_RECORDER_THREAD)
         while self._jobs:
             batch = list(self._jobs)
             self._jobs.clear()
-            outcomes = await run([job for job, _ in batch])
-            for (_, future), (ok, value) in zip(batch, outcomes):
-                if future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+            await self._loop.run_in_executor(_RECORDER_THREAD, _Batch(self._loop, batch))
 
 
 _recorders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Recorder] = weakref.WeakKeyDictionary()

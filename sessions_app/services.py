@@ -58,7 +58,7 @@ def event_record(*, session: LiveSession, kind: str, message: str, data: dict | 
     return event
 
 
-def _publish(session: LiveSession) -> None:
+def session_publish(session: LiveSession) -> None:
     session.refresh_from_db()
     broadcast.send_after_commit(
         [broadcast.session_group(session.pk), broadcast.DASHBOARD_GROUP],
@@ -66,12 +66,12 @@ def _publish(session: LiveSession) -> None:
     )
 
 
-def _transition(session: LiveSession, *, expected: tuple[str, ...], to: str, message: str, **fields) -> bool:
+def session_transition(session: LiveSession, *, expected: tuple[str, ...], to: str, message: str, **fields) -> bool:
     """Move the row from one of `expected` to `to`; False if someone else moved it first."""
     changed = LiveSession.objects.filter(pk=session.pk, status__in=expected).update(status=to, **fields)
     if changed:
         event_record(session=session, kind=SessionEvent.Kind.STATUS, message=message, data={"status": to})
-        _publish(session)
+        session_publish(session)
     return bool(changed)
 
 
@@ -125,7 +125,7 @@ def session_create(*, user, spec: NewSession) -> LiveSession:
                      message=f"created from {session.source_label}, {session.status}",
                      data={"status": session.status})
         audit_record(actor=user, action=action, session=session, detail=created.session_id)
-        _publish(session)
+        session_publish(session)
         transaction.on_commit(lambda: _after_create(session))
     return session
 
@@ -152,7 +152,7 @@ def session_start(*, user, session: LiveSession) -> None:
         raise ServiceError(_cloud_message(exc)) from exc
     now = timezone.now()
     with transaction.atomic():
-        _transition(session, expected=(Status.READY,), to=Status.STARTED, message="started",
+        session_transition(session, expected=(Status.READY,), to=Status.STARTED, message="started",
                     started_at=now, last_activity_at=now)
         audit_record(actor=user, action="start", session=session)
 
@@ -160,7 +160,7 @@ def session_start(*, user, session: LiveSession) -> None:
 def session_close(*, user, session: LiveSession, reason: str = "closed by operator") -> bool:
     """Close in the cloud and here. False when the session was already closing or closed."""
     with transaction.atomic():
-        claimed = _transition(session, expected=LiveSession.LIVE_STATUSES, to=Status.CLOSING,
+        claimed = session_transition(session, expected=LiveSession.LIVE_STATUSES, to=Status.CLOSING,
                               message=f"closing: {reason}")
     if not claimed:
         return False
@@ -171,12 +171,12 @@ def session_close(*, user, session: LiveSession, reason: str = "closed by operat
             with transaction.atomic():
                 # Give the row back to the reconciler: still live as far as anyone knows.
                 back = Status.READY if session.started_at is None else Status.STARTED
-                _transition(session, expected=(Status.CLOSING,), to=back, message=f"close failed: {exc.message}")
+                session_transition(session, expected=(Status.CLOSING,), to=back, message=f"close failed: {exc.message}")
                 audit_record(actor=user, action="close", ok=False, session=session,
                              detail=f"code {exc.code}: {exc.message}")
             raise ServiceError(_cloud_message(exc)) from exc
     with transaction.atomic():
-        _transition(session, expected=(Status.CLOSING,), to=Status.CLOSED, message=f"closed: {reason}",
+        session_transition(session, expected=(Status.CLOSING,), to=Status.CLOSED, message=f"closed: {reason}",
                     closed_at=timezone.now(), close_reason=reason)
         audit_record(actor=user, action="close", session=session, detail=reason)
     return True
@@ -184,13 +184,13 @@ def session_close(*, user, session: LiveSession, reason: str = "closed by operat
 
 def session_mark_ready(*, session: LiveSession, play_stream_addr: str) -> bool:
     with transaction.atomic():
-        return _transition(session, expected=(Status.PREPARING,), to=Status.READY, message="ready",
+        return session_transition(session, expected=(Status.PREPARING,), to=Status.READY, message="ready",
                            play_stream_addr=play_stream_addr, ready_at=timezone.now())
 
 
 def session_mark_failed(*, session: LiveSession, reason: str, error_code: int | None = None) -> bool:
     with transaction.atomic():
-        return _transition(session, expected=LiveSession.LIVE_STATUSES + (Status.CLOSING,), to=Status.FAILED,
+        return session_transition(session, expected=LiveSession.LIVE_STATUSES + (Status.CLOSING,), to=Status.FAILED,
                            message=f"failed: {reason}", close_reason=reason, error_code=error_code,
                            error_message=reason[:500], closed_at=timezone.now())
 

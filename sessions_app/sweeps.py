@@ -77,7 +77,7 @@ def _claim_close(session: LiveSession, *, condition: Q, reason: str) -> bool:
         if changed:
             services.event_record(session=session, kind=SessionEvent.Kind.STATUS, message=f"closing: {reason}",
                                   data={"status": Status.CLOSING})
-            services._publish(session)
+            services.session_publish(session)
     return bool(changed)
 
 
@@ -96,14 +96,14 @@ def _finish_close(session: LiveSession, *, reason: str, action: str) -> bool:
             with transaction.atomic():
                 session.refresh_from_db()
                 back = Status.READY if session.started_at is None else Status.STARTED
-                services._transition(session, expected=(Status.CLOSING,), to=back,
+                services.session_transition(session, expected=(Status.CLOSING,), to=back,
                                      message=f"close failed: {exc.message}")
                 _record_error(session, exc, doing="closing")
                 services.audit_record(actor=None, action=action, ok=False, session=session,
                                       detail=f"code {exc.code}: {exc.message}")
             return False
     with transaction.atomic():
-        services._transition(session, expected=(Status.CLOSING,), to=Status.CLOSED, message=f"closed: {reason}",
+        services.session_transition(session, expected=(Status.CLOSING,), to=Status.CLOSED, message=f"closed: {reason}",
                              closed_at=timezone.now(), close_reason=reason)
         services.audit_record(actor=None, action=action, session=session, detail=reason)
     return True
@@ -222,10 +222,10 @@ def session_settle_unlisted(*, session: LiveSession, now: datetime | None = None
     with transaction.atomic():
         if cloud_status == SessionStatus.FAILED:
             message = (state.error_message or "creation failed in the cloud")[:500]
-            return services._transition(session, expected=expected, to=Status.FAILED, message=f"failed: {message}",
+            return services.session_transition(session, expected=expected, to=Status.FAILED, message=f"failed: {message}",
                                         close_reason=message, error_code=state.error_code or None,
                                         error_message=message, closed_at=now)
-        done = services._transition(session, expected=expected, to=Status.CLOSED,
+        done = services.session_transition(session, expected=expected, to=Status.CLOSED,
                                     message=f"closed in the cloud: {reason}", close_reason=reason,
                                     close_type=close_type, closed_at=now)
         if done:
@@ -261,7 +261,7 @@ def orphan_record(*, account: Account, listed: ListedSession, now: datetime | No
             services.event_record(session=session, kind=SessionEvent.Kind.STATUS,
                                   message="found in the cloud, not created here (orphan)", data={"status": status})
             services.audit_record(actor=None, action="orphan_found", session=session, detail=listed.session_id)
-            services._publish(session)
+            services.session_publish(session)
     except IntegrityError:
         return None
     return session
@@ -342,7 +342,7 @@ def orphan_adopt(*, user, session: LiveSession) -> None:
         services.event_record(session=session, kind=SessionEvent.Kind.NOTE,
                               message=f"adopted by {user.get_username()}", data={"by": user.get_username()})
         services.audit_record(actor=user, action="adopt", session=session)
-        services._publish(session)
+        services.session_publish(session)
 
 
 def orphan_close(*, user, session: LiveSession) -> None:

@@ -14,11 +14,13 @@ operators' messages are; --lockstep sends every session's text in the same insta
 worst burst there is (with 50 sessions both the simulator and the console then queue 50 messages
 at once, so it measures burst queueing rather than what the relay adds to a message).
 
-The console runs in this process, on the bench's event loop, with the in-memory channel layer;
-the page-side clients are WebsocketCommunicators on that same loop, so their work counts against
-the console, as a browser's would not.
+By default the console runs in this process, on the bench's event loop, with the in-memory
+channel layer; the page-side clients are WebsocketCommunicators on that same loop, so their work
+counts against the console, as a browser's would not. With --daphne the console is a daphne
+process of its own (same settings and database file, in-memory layer) and the page-side clients
+are real WebSocket clients here, as browsers are.
 
-    .venv/bin/python bench/relay_latency.py [--rounds 8] [--sessions 1 10 50] [--lockstep]
+    .venv/bin/python bench/relay_latency.py [--rounds 8] [--sessions 1 10 50] [--lockstep] [--daphne]
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-WORK = Path(tempfile.mkdtemp(prefix="relay-bench-"))
+# A --daphne console is this file run again with --serve: it must use the bench's database.
+WORK = Path(os.environ.get("RELAY_BENCH_WORK") or tempfile.mkdtemp(prefix="relay-bench-"))
 os.environ["TCADH_VAR_DIR"] = str(WORK)
 os.environ["DATABASE_URL"] = f"sqlite:///{WORK / 'bench.sqlite3'}"
 os.environ["DJANGO_SETTINGS_MODULE"] = "tcadh_console.settings"
@@ -157,6 +160,56 @@ async def console_session(cookie: bytes, session, rounds: int, start: float) -> 
     return samples
 
 
+async def page_session(url: str, cookie: bytes, session, rounds: int, start: float) -> list[float]:
+    """console_session, through a real WebSocket to a daphne console."""
+    headers = {"Origin": "http://127.0.0.1", "Cookie": cookie.decode()}
+    async with connect(f"{url}/ws/sessions/{session.pk}/chat/", additional_headers=headers,
+                       ping_interval=None) as tab:
+        async def receive() -> dict:
+            return json.loads(await asyncio.wait_for(tab.recv(), 10))
+
+        while True:
+            message = await receive()
+            if message.get("type") == "relay" and message["state"] == "connected":
+                break
+        samples = []
+        await asyncio.sleep(max(0.0, start - time.perf_counter()))
+        for index in range(rounds):
+            text = f"Round {index}."
+            sent = time.perf_counter()
+            await tab.send(json.dumps({"type": "say", "text": text}))
+            req_id = None
+            while True:
+                message = await receive()
+                if message.get("type") == "utterance" and message["state"] == "queued" and message["text"] == text:
+                    req_id = message["req_id"]
+                if message.get("type") == "event" and message["event"]["kind"] == "speak":
+                    data = message["event"]["data"]
+                    if data["req_id"] == req_id and data["speak_status"] == "TextStart":
+                        samples.append(time.perf_counter() - sent)
+                        break
+            await asyncio.sleep(max(0.0, sent + INTERVAL - time.perf_counter()))
+    return samples
+
+
+def serve(port: int) -> None:
+    from daphne.endpoints import build_endpoint_description_strings
+    from daphne.server import Server
+
+    settings.TCADH_RELAY_GRACE_SECONDS = 0
+    Server(application=application, endpoints=build_endpoint_description_strings(host="127.0.0.1", port=port),
+           verbosity=0).run()
+
+
+def start_console() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], cwd=ROOT,
+                            env={**os.environ, "RELAY_BENCH_WORK": str(WORK)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, proc=proc)
+    return proc, f"ws://127.0.0.1:{port}"
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -168,12 +221,15 @@ def phases(count: int, lockstep: bool) -> list[float]:
     return [start if lockstep else start + INTERVAL * index / count for index in range(count)]
 
 
-async def measure(account, cookie: bytes, sessions: list, rounds: int,
-                  lockstep: bool) -> tuple[list[float], list[float]]:
+async def measure(account, cookie: bytes, sessions: list, rounds: int, lockstep: bool,
+                  console_url: str | None) -> tuple[list[float], list[float]]:
     starts = phases(len(sessions), lockstep)
     direct = await asyncio.gather(*(direct_session(account, s, rounds, t) for s, t in zip(sessions, starts)))
     starts = phases(len(sessions), lockstep)
-    via = await asyncio.gather(*(console_session(cookie, s, rounds, t) for s, t in zip(sessions, starts)))
+    if console_url:
+        via = await asyncio.gather(*(page_session(console_url, cookie, s, rounds, t) for s, t in zip(sessions, starts)))
+    else:
+        via = await asyncio.gather(*(console_session(cookie, s, rounds, t) for s, t in zip(sessions, starts)))
     await relays.close_all()
     return [x for xs in direct for x in xs], [x for xs in via for x in xs]
 
@@ -183,18 +239,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--lockstep", action="store_true", help="every session sends in the same instant")
+    parser.add_argument("--daphne", action="store_true", help="the console as a daphne process of its own")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
     settings.TCADH_RELAY_GRACE_SECONDS = 0
     proc, base_url, demo = start_simulator(max(args.sessions) + 5)
+    console = None
     try:
         user, account, cookie = setup_console(base_url, demo)
+        console_url = None
+        if args.daphne:
+            console, console_url = start_console()
         arrival = "lockstep (all sessions at once)" if args.lockstep else "phases spread over the interval"
-        print(f"round trip text → TextStart, {args.rounds} rounds per session, {arrival}, ms")
+        where = "a daphne process, real WebSocket clients" if args.daphne else "in-process, WebsocketCommunicator"
+        print(f"round trip text → TextStart, {args.rounds} rounds per session, {arrival}; console {where}; ms")
         print(f"{'sessions':>8} {'direct p50':>11} {'direct p99':>11} {'console p50':>12} {'console p99':>12}"
               f" {'added p50':>10} {'added p99':>10} {'ratio p50':>10} {'ratio p99':>10}")
         for count in args.sessions:
             sessions = start_sessions(user, account, count)
-            direct, via = asyncio.run(measure(account, cookie, sessions, args.rounds, args.lockstep))
+            direct, via = asyncio.run(measure(account, cookie, sessions, args.rounds, args.lockstep, console_url))
             d50, d99 = percentile(direct, .5) * 1e3, percentile(direct, .99) * 1e3
             c50, c99 = percentile(via, .5) * 1e3, percentile(via, .99) * 1e3
             print(f"{count:>8} {d50:>11.2f} {d99:>11.2f} {c50:>12.2f} {c99:>12.2f} {c50 - d50:>10.2f}"
@@ -204,8 +270,10 @@ def main() -> None:
         print(f"target: added p99 under {TARGET_P99_MS:g} ms with 50 sessions; "
               f"mean direct {statistics.mean(direct) * 1e3:.2f} ms in the last run")
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        for running in (console, proc):
+            if running is not None:
+                running.terminate()
+                running.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any, Union
 
 from channels.db import database_sync_to_async
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -410,12 +410,7 @@ async def relay_open(session: LiveSession) -> Relay:
 
 async def _authorize(*, user, session_pk: int) -> LiveSession:
     """The per-message check, on a reader thread: it never queues behind anyone's writes."""
-    check = partial(drive_authorize, user=user, session_pk=session_pk)
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
-        # Shared-cache in-memory SQLite (the test database) fails a read of a table another
-        # connection is writing instead of waiting for it: read where the writes are made.
-        return await recorder().submit(check)
-    return await read(check)
+    return await read(partial(drive_authorize, user=user, session_pk=session_pk))
 
 
 async def tab_join(*, user, session_pk: int, tab: str) -> dict | None:

@@ -31,7 +31,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -495,9 +495,18 @@ def _with_connection(fn: Callable[[], Any]) -> Any:
     return fn()
 
 
+def _one_thread_only() -> bool:
+    """Shared-cache in-memory SQLite (the test database) fails a statement on a table another
+    connection is writing instead of waiting for it: there every query keeps to the one shared
+    thread, in the same order."""
+    return connection.vendor == "sqlite" and connection.is_in_memory_db()
+
+
 async def read(fn: Callable[[], Any]) -> Any:
     """Run a query on a reader thread: it never queues behind writes, nor behind the one thread that
     every thread-sensitive `database_sync_to_async` call of the process shares."""
+    if _one_thread_only():
+        return await database_sync_to_async(fn)()
     return await asyncio.get_running_loop().run_in_executor(_READER_THREADS, _with_connection, fn)
 
 
@@ -574,7 +583,11 @@ class Recorder:
         while self._jobs:
             batch = list(self._jobs)
             self._jobs.clear()
-            await self._loop.run_in_executor(_RECORDER_THREAD, _Batch(self._loop, batch))
+            run = _Batch(self._loop, batch)
+            if _one_thread_only():
+                await database_sync_to_async(run)()
+            else:
+                await self._loop.run_in_executor(_RECORDER_THREAD, run)
 
 
 _recorders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Recorder] = weakref.WeakKeyDictionary()

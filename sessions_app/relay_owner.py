@@ -99,7 +99,7 @@ class Ownership:
     async def owner_elsewhere(self, session_pk: int) -> str | None:
         """The process channel of the session's owner when that is another process, else None
         (this process owns it now, taking the lease if it was free)."""
-        if self.lease is None:
+        if self.lease is None or self.holding(session_pk):
             return None
         me = await self.me()
         owner = await self.lease.acquire(session_pk, me)
@@ -108,21 +108,26 @@ class Ownership:
     async def take_over(self, session_pk: int, dead: str) -> bool:
         return await self.lease.take_over(session_pk, dead, await self.me())
 
-    def hold(self, session_pk: int, until: asyncio.Future | asyncio.Task) -> None:
-        """Renew the lease while `until` is pending (the relay), and give it up after."""
-        if self.lease is None:
-            return
+    def holding(self, session_pk: int) -> bool:
         task = self._holding.get(session_pk)
-        if task is None or task.done():
-            self._holding[session_pk] = asyncio.get_running_loop().create_task(self._renew(session_pk, until))
+        return task is not None and not task.done()
 
-    async def _renew(self, session_pk: int, until) -> None:
+    def hold(self, session_pk: int, relay) -> None:
+        """Renew the lease while the relay lives, and give it up after."""
+        if self.lease is None or self.holding(session_pk):
+            return
+        self._holding[session_pk] = asyncio.get_running_loop().create_task(self._renew(session_pk, relay))
+
+    async def _renew(self, session_pk: int, relay) -> None:
         me = await self.me()
+        until = asyncio.ensure_future(relay.wait_closed())
         try:
             while not until.done():
                 await asyncio.wait({until}, timeout=LEASE_SECONDS / 3)
                 if not until.done() and not await self.lease.renew(session_pk, me):
+                    # Two channels for one session would keep knocking each other off.
                     logger.warning("session %s: another process took over the command channel", session_pk)
+                    relay.stop("another console process took the command channel over")
                     return
         finally:
             await self.lease.release(session_pk, me)
@@ -228,7 +233,7 @@ def _hold_relay(session_pk: int) -> None:
 
     relay = chat.relays.get(session_pk)
     if relay is not None and not relay.stopped:
-        ownership.hold(session_pk, asyncio.ensure_future(relay.wait_closed()))
+        ownership.hold(session_pk, relay)
 
 
 class _RemoteTabs:

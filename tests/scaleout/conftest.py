@@ -55,11 +55,15 @@ class Cluster:
             "CELERY_BROKER_URL": REDIS, "TCADH_VAR_DIR": str(tmp / "var"), "TCADH_SIM_URL": self.sim_url,
             "DJANGO_SUPERUSER_USERNAME": "admin", "DJANGO_SUPERUSER_PASSWORD": self.password,
             "DJANGO_SUPERUSER_EMAIL": "admin@example.com", "PYTHONUNBUFFERED": "1",
+            # Production settings, except that loopback speaks plain HTTP.
+            "DEBUG": "false", "SECRET_KEY": uuid.uuid4().hex * 2, "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false", "SECURE_HSTS_SECONDS": "0",
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.logs = tmp / "logs"
         self.logs.mkdir()
         self.procs: dict[str, subprocess.Popen] = {}
+        self.manage("collectstatic", "--noinput")
         self.manage("migrate", "--noinput")
         self.manage("createsuperuser", "--noinput")
         self.manage("register_simulator", "--url", self.sim_url, "--config", str(config))

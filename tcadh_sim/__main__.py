@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app(config)
     print(_banner(config, base_url, built_in=not args.config), flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # No access log: request lines carry signatures, and gettrtcsign answers carry TRTC credentials.
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
 
 

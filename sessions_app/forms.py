@@ -30,9 +30,11 @@ class NewSessionForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("user_id", default_user_id())
-            only_account = Account.objects.all()[:2]
-            if len(only_account) == 1:
-                self.initial.setdefault("account", only_account[0].pk)
+            # With a single account and project (the first-run demo) the form is ready to submit.
+            for field, model in (("account", Account), ("project", Project)):
+                only = model.objects.all()[:2]
+                if len(only) == 1:
+                    self.initial.setdefault(field, only[0].pk)
 
     def clean(self):
         data = super().clean()

@@ -127,3 +127,10 @@ def test_say_from_the_page(client, sim, account, operator):
     assert session.utterances.get().text == "Hello there"
     response = client.post(reverse("session_say", args=[session.pk]), {"text": "  "}, follow=True)
     assert "Type something to say." in response.content.decode()
+
+
+def test_with_one_account_and_project_the_form_is_ready_to_submit(client, account, operator):
+    client.force_login(operator)
+    initial = client.get(reverse("session_new")).context["form"].initial
+    assert initial["account"] == account.pk and initial["project"] == account.projects.get().pk
+    assert initial["user_id"].startswith("console-")

@@ -6,16 +6,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
-# Debian packages: a CJK font for the simulator's captions, Chromium for the browser tests.
-SYSTEM_PACKAGES := fonts-wqy-microhei chromium
+# Debian packages: a CJK font for the simulator's captions; Chromium only for the browser tests.
+RUN_PACKAGES := fonts-wqy-microhei
+TEST_PACKAGES := $(RUN_PACKAGES) chromium
 
 .PHONY: run test system-packages clean
 
-run: $(INSTALLED) $(NODE_INSTALLED) system-packages
+run: $(INSTALLED) $(NODE_INSTALLED)
+	@$(MAKE) --no-print-directory system-packages PACKAGES="$(RUN_PACKAGES)"
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runconsole
 
-test: $(INSTALLED) $(NODE_INSTALLED) system-packages
+test: $(INSTALLED) $(NODE_INSTALLED)
+	@$(MAKE) --no-print-directory system-packages PACKAGES="$(TEST_PACKAGES)"
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest tests/browser -p no:asyncio -W ignore::pytest.PytestConfigWarning; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 	@echo "Scale-out tier (PostgreSQL and Redis on 127.0.0.1; skipped with the reason when they do not answer):"
@@ -32,7 +35,7 @@ $(NODE_INSTALLED): package.json package-lock.json
 	touch $@
 
 system-packages:
-	@missing=""; for pkg in $(SYSTEM_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	@missing=""; for pkg in $(PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing Debian packages:$$missing"; \

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tcadh.errors import TcadhError
@@ -66,9 +67,14 @@ def session_publish(session: LiveSession) -> None:
     )
 
 
-def session_transition(session: LiveSession, *, expected: tuple[str, ...], to: str, message: str, **fields) -> bool:
-    """Move the row from one of `expected` to `to`; False if someone else moved it first."""
-    changed = LiveSession.objects.filter(pk=session.pk, status__in=expected).update(status=to, **fields)
+def session_transition(session: LiveSession, *, expected: tuple[str, ...], to: str, message: str,
+                       condition: Q | None = None, **fields) -> bool:
+    """Move the row from one of `expected` (and still matching `condition`) to `to`; False if
+    someone else moved it first."""
+    rows = LiveSession.objects.filter(pk=session.pk, status__in=expected)
+    if condition is not None:
+        rows = rows.filter(condition)
+    changed = rows.update(status=to, **fields)
     if changed:
         event_record(session=session, kind=SessionEvent.Kind.STATUS, message=message, data={"status": to})
         session_publish(session)
@@ -157,11 +163,13 @@ def session_start(*, user, session: LiveSession) -> None:
         audit_record(actor=user, action="start", session=session)
 
 
-def session_close(*, user, session: LiveSession, reason: str = "closed by operator") -> bool:
-    """Close in the cloud and here. False when the session was already closing or closed."""
+def session_close(*, user, session: LiveSession, reason: str = "closed by operator", action: str = "close",
+                  condition: Q | None = None) -> bool:
+    """Close in the cloud and here. False when the session was already closing or closed, or no
+    longer matches `condition` (a sweep's own test, re-checked as the row is claimed)."""
     with transaction.atomic():
         claimed = session_transition(session, expected=LiveSession.LIVE_STATUSES, to=Status.CLOSING,
-                              message=f"closing: {reason}")
+                                     message=f"closing: {reason}", condition=condition)
     if not claimed:
         return False
     try:
@@ -170,15 +178,16 @@ def session_close(*, user, session: LiveSession, reason: str = "closed by operat
         if exc.code not in CLOSED_IN_CLOUD_CODES:
             with transaction.atomic():
                 # Give the row back to the reconciler: still live as far as anyone knows.
+                session.refresh_from_db()
                 back = Status.READY if session.started_at is None else Status.STARTED
                 session_transition(session, expected=(Status.CLOSING,), to=back, message=f"close failed: {exc.message}")
-                audit_record(actor=user, action="close", ok=False, session=session,
+                audit_record(actor=user, action=action, ok=False, session=session,
                              detail=f"code {exc.code}: {exc.message}")
             raise ServiceError(_cloud_message(exc)) from exc
     with transaction.atomic():
         session_transition(session, expected=(Status.CLOSING,), to=Status.CLOSED, message=f"closed: {reason}",
-                    closed_at=timezone.now(), close_reason=reason)
-        audit_record(actor=user, action="close", session=session, detail=reason)
+                           closed_at=timezone.now(), close_reason=reason)
+        audit_record(actor=user, action=action, session=session, detail=reason)
     return True
 
 

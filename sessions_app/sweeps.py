@@ -69,44 +69,19 @@ def _idle_q(cutoff: datetime) -> Q:
 
 # -- closing: claim with the sweep's own conditions, then close in the cloud --------------------
 
-def _claim_close(session: LiveSession, *, condition: Q, reason: str) -> bool:
-    """Move to closing only if the row is still what the sweep saw; False if anyone got there first."""
-    with transaction.atomic():
-        changed = (LiveSession.objects.filter(pk=session.pk, status__in=LiveSession.LIVE_STATUSES)
-                   .filter(condition).update(status=Status.CLOSING))
-        if changed:
-            services.event_record(session=session, kind=SessionEvent.Kind.STATUS, message=f"closing: {reason}",
-                                  data={"status": Status.CLOSING})
-            services.session_publish(session)
-    return bool(changed)
-
-
 def _record_error(session: LiveSession, exc: TcadhError, *, doing: str) -> None:
     LiveSession.objects.filter(pk=session.pk).update(error_code=exc.code, error_message=f"{doing}: {exc.message}"[:500])
     services.event_record(session=session, kind=SessionEvent.Kind.ERROR, message=f"{doing} failed: {exc.message}",
                           data={"code": exc.code, "retryable": exc.retryable})
 
 
-def _finish_close(session: LiveSession, *, reason: str, action: str) -> bool:
-    """Close a claimed session in the cloud. On failure the row goes back to live, with the error."""
+def _close(session: LiveSession, *, condition: Q, reason: str, action: str) -> bool:
+    """Close if the row still matches what the sweep saw; a refused close stays on the row, shown."""
     try:
-        cloud.client_for(session.account).close_session(session.cloud_session_id)
-    except TcadhError as exc:
-        if exc.code not in services.CLOSED_IN_CLOUD_CODES:
-            with transaction.atomic():
-                session.refresh_from_db()
-                back = Status.READY if session.started_at is None else Status.STARTED
-                services.session_transition(session, expected=(Status.CLOSING,), to=back,
-                                     message=f"close failed: {exc.message}")
-                _record_error(session, exc, doing="closing")
-                services.audit_record(actor=None, action=action, ok=False, session=session,
-                                      detail=f"code {exc.code}: {exc.message}")
-            return False
-    with transaction.atomic():
-        services.session_transition(session, expected=(Status.CLOSING,), to=Status.CLOSED, message=f"closed: {reason}",
-                             closed_at=timezone.now(), close_reason=reason)
-        services.audit_record(actor=None, action=action, session=session, detail=reason)
-    return True
+        return services.session_close(user=None, session=session, reason=reason, action=action, condition=condition)
+    except services.ServiceError as exc:
+        _record_error(session, exc.__cause__, doing="closing")
+        return False
 
 
 # -- idle sweep ---------------------------------------------------------------------------------
@@ -122,9 +97,7 @@ def session_close_if_idle(*, session: LiveSession, now: datetime | None = None) 
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=idle_limit_seconds(session))
     condition = Q(status=Status.STARTED, is_orphan=False) & _idle_q(cutoff)
-    if not _claim_close(session, condition=condition, reason="idle"):
-        return False
-    return _finish_close(session, reason="idle", action="close_idle")
+    return _close(session, condition=condition, reason="idle", action="close_idle")
 
 
 def session_warn_idle(*, session: LiveSession, now: datetime | None = None) -> bool:
@@ -283,9 +256,8 @@ def orphan_close_if_unadopted(*, session: LiveSession, account: Account, now: da
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=account.orphan_autoclose_minutes)
     reason = f"orphan not adopted within {account.orphan_autoclose_minutes} minutes"
-    if not _claim_close(session, condition=Q(is_orphan=True, created_at__lte=cutoff), reason=reason):
-        return False
-    return _finish_close(session, reason=reason, action="close_orphan")
+    return _close(session, condition=Q(is_orphan=True, created_at__lte=cutoff), reason=reason,
+                  action="close_orphan")
 
 
 def account_reconcile(*, account: Account, now: datetime | None = None) -> ReconcileResult:

@@ -137,14 +137,11 @@ async def direct_session(account, session, rounds: int, start: Callable[[], Awai
     return samples
 
 
-async def console_session(cookie: bytes, session, rounds: int, start: Callable[[], Awaitable[None]]) -> list[float]:
-    tab = WebsocketCommunicator(application, f"/ws/sessions/{session.pk}/chat/",
-                                headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"),
-                                         (b"cookie", cookie)])
-    connected, _ = await tab.connect()
-    assert connected
+async def page_rounds(send: Callable[[dict], Awaitable[None]], receive: Callable[[], Awaitable[dict]],
+                      rounds: int, start: Callable[[], Awaitable[None]]) -> list[float]:
+    """One tab's round trips: "say" sent → its TextStart speak event back on the same socket."""
     while True:  # wait until the relay's upstream channel is open, as it is on an open page
-        message = await tab.receive_json_from(timeout=10)
+        message = await receive()
         if message.get("type") == "relay" and message["state"] == "connected":
             break
     samples = []
@@ -152,10 +149,10 @@ async def console_session(cookie: bytes, session, rounds: int, start: Callable[[
     for index in range(WARM_UP_ROUNDS + rounds):
         text = f"Round {index}."
         sent = time.perf_counter()
-        await tab.send_json_to({"type": "say", "text": text})
+        await send({"type": "say", "text": text})
         req_id = None
         while True:
-            message = await tab.receive_json_from(timeout=10)
+            message = await receive()
             if message.get("type") == "utterance" and message["state"] == "queued" and message["text"] == text:
                 req_id = message["req_id"]
             if message.get("type") == "event" and message["event"]["kind"] == "speak":
@@ -165,41 +162,33 @@ async def console_session(cookie: bytes, session, rounds: int, start: Callable[[
                         samples.append(time.perf_counter() - sent)
                     break
         await asyncio.sleep(max(0.0, sent + INTERVAL - time.perf_counter()))
+    return samples
+
+
+async def console_session(cookie: bytes, session, rounds: int, start: Callable[[], Awaitable[None]]) -> list[float]:
+    """A page socket on the console application in this process."""
+    tab = WebsocketCommunicator(application, f"/ws/sessions/{session.pk}/chat/",
+                                headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"),
+                                         (b"cookie", cookie)])
+    connected, _ = await tab.connect()
+    assert connected
+    samples = await page_rounds(tab.send_json_to, lambda: tab.receive_json_from(timeout=10), rounds, start)
     await tab.disconnect()
     return samples
 
 
 async def page_session(url: str, cookie: bytes, session, rounds: int, start: Callable[[], Awaitable[None]]) -> list[float]:
-    """console_session, through a real WebSocket to a daphne console."""
+    """The same through a real WebSocket to a daphne console."""
     headers = {"Origin": "http://127.0.0.1", "Cookie": cookie.decode()}
     async with connect(f"{url}/ws/sessions/{session.pk}/chat/", additional_headers=headers,
                        ping_interval=None) as tab:
+        async def send(message: dict) -> None:
+            await tab.send(json.dumps(message))
+
         async def receive() -> dict:
             return json.loads(await asyncio.wait_for(tab.recv(), 10))
 
-        while True:
-            message = await receive()
-            if message.get("type") == "relay" and message["state"] == "connected":
-                break
-        samples = []
-        await start()
-        for index in range(WARM_UP_ROUNDS + rounds):
-            text = f"Round {index}."
-            sent = time.perf_counter()
-            await tab.send(json.dumps({"type": "say", "text": text}))
-            req_id = None
-            while True:
-                message = await receive()
-                if message.get("type") == "utterance" and message["state"] == "queued" and message["text"] == text:
-                    req_id = message["req_id"]
-                if message.get("type") == "event" and message["event"]["kind"] == "speak":
-                    data = message["event"]["data"]
-                    if data["req_id"] == req_id and data["speak_status"] == "TextStart":
-                        if index >= WARM_UP_ROUNDS:
-                            samples.append(time.perf_counter() - sent)
-                        break
-            await asyncio.sleep(max(0.0, sent + INTERVAL - time.perf_counter()))
-    return samples
+        return await page_rounds(send, receive, rounds, start)
 
 
 def serve(port: int) -> None:

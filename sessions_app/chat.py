@@ -17,7 +17,6 @@ import asyncio
 import base64
 import binascii
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Union
@@ -44,7 +43,7 @@ from tcadh.frames import (
     text_frame,
 )
 
-from . import roles, services
+from . import drive_rights, services
 from .models import LiveSession, SessionEvent, Utterance
 from .relay import Relay, RelayClosed, RelayFull, read, recorder, relays
 from .selectors import utterance_summary
@@ -156,13 +155,9 @@ class Drive:
 
     kind: str
     req_id: str
+    # The utterance as pages last heard of it (`selectors.utterance_summary`, kept in memory).
+    summary: dict[str, Any]
     builder: StreamTextUtterance | AudioUtterance | None = None
-    # Set on the recorder's thread once the row is written; the drive's later writes run after it.
-    utterance_pk: int = 0
-    # The utterance as pages last heard of it; None until its row (and so its id) exists.
-    summary: dict[str, Any] | None = None
-    # What to tell pages once they know the utterance: statuses the avatar sent back before that.
-    waiting: list[Callable[[], None]] = field(default_factory=list)
     ended: bool = False  # final packet queued, or interrupted
     interrupted: bool = False
     unflushed_bytes: int = 0
@@ -190,10 +185,8 @@ class TabState:
 # publish nothing themselves; what only the database knows comes back as summaries to publish.
 
 
-def drive_authorize(*, user, session_pk: int) -> LiveSession:
-    """The session this user may drive right now, or a ChatError saying why not."""
-    if not roles.can_drive(user):
-        raise ChatError("you may watch this session but not drive it (operators and admins drive)")
+def session_drivable(*, session_pk: int) -> LiveSession:
+    """The session if it can be driven right now, or a ChatError saying why not."""
     # Project and asset come along for the drive's audit entry, which is written from this object.
     session = LiveSession.objects.select_related("account", "project", "asset").filter(pk=session_pk).first()
     if session is None:
@@ -204,20 +197,20 @@ def drive_authorize(*, user, session_pk: int) -> LiveSession:
     return session
 
 
-def utterance_open(*, session: LiveSession, user, kind: str, req_id: str, text: str = "",
-                   audio_bytes: int = 0) -> Utterance:
+def utterance_open(*, session: LiveSession, user, kind: str, req_id: str, text: str = "", audio_bytes: int = 0,
+                   state: str = State.QUEUED, error: str = "") -> Utterance:
     with transaction.atomic():
         utterance = Utterance.objects.create(session=session, req_id=req_id, kind=kind, text=text,
-                                             audio_bytes=audio_bytes, created_by=user)
+                                             audio_bytes=audio_bytes, created_by=user, state=state, error=error[:500])
         services.session_touch(session=session)
         services.audit_record(actor=user, action=f"drive_{kind}", session=session,
                               detail=text[:200] or f"{audio_bytes} bytes of audio")
     return utterance
 
 
-def utterance_grow(*, session: LiveSession, utterance_pk: int, text: str = "", audio_bytes: int = 0) -> None:
+def utterance_grow(*, session: LiveSession, req_id: str, text: str = "", audio_bytes: int = 0) -> None:
     with transaction.atomic():
-        Utterance.objects.filter(pk=utterance_pk).update(text=Concat(F("text"), Value(text)),
+        Utterance.objects.filter(session=session, req_id=req_id).update(text=Concat(F("text"), Value(text)),
                                                          audio_bytes=F("audio_bytes") + audio_bytes)
         services.session_touch(session=session)
 
@@ -328,47 +321,24 @@ def _publish_summaries(relay: Relay, future: asyncio.Future) -> None:
             relay.publish(_utterance_message(summary))
 
 
-def _when_known(drive: Drive, action: Callable[[], None]) -> None:
-    """Run `action` now if pages know the drive's utterance, else right after they learn of it."""
-    if drive.summary is None:
-        drive.waiting.append(action)
-    else:
-        action()
-
-
 def _show_state(relay: Relay, drive: Drive, to: str, error: str = "") -> None:
     """Tell pages the drive's new state, by the same rule `utterance_advance` applies to its row."""
-    def show() -> None:
-        if drive.summary["state"] in _advance_allowed(to):
-            drive.summary.update(state=to, error=error[:500])
-            relay.publish(_utterance_message(drive.summary))
-    _when_known(drive, show)
+    if drive.summary["state"] in _advance_allowed(to):
+        drive.summary.update(state=to, error=error[:500])
+        relay.publish(_utterance_message(drive.summary))
 
 
 def _show_growth(relay: Relay, drive: Drive, *, text: str = "", audio_bytes: int = 0) -> None:
-    def show() -> None:
-        drive.summary["text"] += text
-        drive.summary["audio_bytes"] += audio_bytes
-        if text:
-            relay.publish(_utterance_message(drive.summary))
-    _when_known(drive, show)
-
-
-def _announce(relay: Relay, drive: Drive, future: asyncio.Future) -> None:
-    """The drive's row exists: tell pages of the utterance, then of what came back meanwhile."""
-    if future.cancelled() or future.exception() is not None:
-        return
-    drive.summary = future.result()
-    relay.publish(_utterance_message(drive.summary))
-    waiting, drive.waiting = drive.waiting, []
-    for action in waiting:
-        action()
+    drive.summary["text"] += text
+    drive.summary["audio_bytes"] += audio_bytes
+    if text:
+        relay.publish(_utterance_message(drive.summary))
 
 
 # -- relay glue (async) ---------------------------------------------------------------------
 
 
-async def _on_event(relay: Relay, event: Event) -> None:
+def _on_event(relay: Relay, event: Event) -> None:
     """Tell pages at once and leave the rows to the recorder, which writes them in arrival order."""
     outcome = downstream_outcome(event)
     if outcome is None:
@@ -376,20 +346,18 @@ async def _on_event(relay: Relay, event: Event) -> None:
     req_id = getattr(event, "req_id", "")
     speak_status = event.status if isinstance(event, SpeakStatus) else ""
     drive = relay.drives.get(req_id) if req_id else None
+    # The row is written after pages hear of it, so the message has no id yet.
+    relay.publish({"type": "session.event", "event": {
+        "id": None, "kind": outcome.kind, "message": outcome.message[:1000], "data": outcome.data,
+        "at": timezone.now().isoformat()}})
+    if drive is not None and outcome.to:
+        _show_state(relay, drive, outcome.to, outcome.error)
     written = recorder().record(partial(downstream_record, session_pk=relay.session_pk, req_id=req_id,
                                         outcome=outcome, speak_status=speak_status, summaries=drive is None))
-    # The row is written after pages hear of it, so the message has no id yet.
-    message = {"type": "session.event", "event": {"id": None, "kind": outcome.kind, "message": outcome.message[:1000],
-                                                  "data": outcome.data, "at": timezone.now().isoformat()}}
     if drive is None:
         # Not a drive of this relay (sent before the console restarted, or already over): only the
         # database knows its utterance's state, so that is told once written.
-        relay.publish(message)
         written.add_done_callback(partial(_publish_summaries, relay))
-    else:
-        _when_known(drive, partial(relay.publish, message))
-        if outcome.to:
-            _show_state(relay, drive, outcome.to, outcome.error)
     ends = isinstance(event, DriveFailed) or (isinstance(event, SpeakStatus) and event.status in OVER | {"Error"})
     if ends and req_id:
         relay.drives.pop(req_id, None)
@@ -408,21 +376,29 @@ async def relay_open(session: LiveSession) -> Relay:
                              seen=lambda: database_sync_to_async(seen_keys)(session_pk=session.pk))
 
 
-async def _authorize(*, user, session_pk: int) -> LiveSession:
-    """The per-message check, on a reader thread: it never queues behind anyone's writes."""
-    return await read(partial(drive_authorize, user=user, session_pk=session_pk))
+async def _drivable(*, user, session_pk: int) -> tuple[LiveSession, Relay]:
+    """The per-message check: the session this user may drive now, and its relay.
+
+    The user's right is remembered (`drive_rights`). An open relay means a started session (it
+    stops the moment the session's status moves on), so only without one does the database say
+    whether the session can be driven, on a reader thread that never queues behind any writes."""
+    if not await drive_rights.may_drive(user):
+        raise ChatError("you may watch this session but not drive it (operators and admins drive)")
+    relay = relays.get(session_pk)
+    if relay is not None:
+        return relay.session, relay
+    session = await read(partial(session_drivable, session_pk=session_pk))
+    return session, await relay_open(session)
 
 
 async def tab_join(*, user, session_pk: int, tab: str) -> dict | None:
     """A page opened the session: keep its relay open and, for a driver, open it now."""
     relays.tab_join(session_pk, tab)
     try:
-        session = await database_sync_to_async(drive_authorize)(user=user, session_pk=session_pk)
+        _, relay = await _drivable(user=user, session_pk=session_pk)
     except ChatError:
         relay = relays.get(session_pk)
-        return {"type": "relay", **relay.snapshot()} if relay else None
-    relay = await relay_open(session)
-    return {"type": "relay", **relay.snapshot()}
+    return {"type": "relay", **relay.snapshot()} if relay else None
 
 
 async def tab_leave(*, session_pk: int, tab: str) -> None:
@@ -439,11 +415,10 @@ async def tab_leave(*, session_pk: int, tab: str) -> None:
 async def chat_receive(*, user, session_pk: int, tab: TabState, content: dict[str, Any]) -> dict | None:
     """Handle one browser message; the reply for that browser only (an error), or None."""
     try:
-        session = await _authorize(user=user, session_pk=session_pk)
+        session, relay = await _drivable(user=user, session_pk=session_pk)
         command = command_parse(content)
         if isinstance(command, AudioChunk) and session.driver_type != LiveSession.DriverType.AUDIO:
             raise ChatError("audio needs a session created with driver type 3 (audio and text)")
-        relay = await relay_open(session)
         if isinstance(command, Say):
             _say(relay, session, user, command)
         elif isinstance(command, StreamPart):
@@ -459,19 +434,26 @@ async def chat_receive(*, user, session_pk: int, tab: TabState, content: dict[st
     return None
 
 
-def _open_utterance(drive: Drive, **fields) -> dict:
-    utterance = utterance_open(**fields)
-    drive.utterance_pk = utterance.pk
-    return utterance_summary(utterance)
+def _start_drive(relay: Relay, session: LiveSession, user, kind: str, frames: list[dict], *, req_id: str,
+                 text: str = "", audio_bytes: int = 0, builder=None) -> Drive:
+    """Send a new utterance's first frames, then tell pages of it and queue its row.
 
-
-def _start_drive(relay: Relay, session: LiveSession, user, kind: str, *, req_id: str, text: str = "",
-                 audio_bytes: int = 0, builder=None) -> Drive:
-    drive = Drive(kind, req_id, builder)
+    The frames go first so the writer is woken before anything else this message schedules; the
+    row is still queued on the recorder before anything the avatar can say back about it."""
+    summary = utterance_summary(Utterance(req_id=req_id, kind=kind, text=text, audio_bytes=audio_bytes,
+                                          created_by=user, created_at=timezone.now()))
+    drive = Drive(kind, req_id, summary, builder)
     relay.drives[req_id] = drive
-    opened = recorder().record(partial(_open_utterance, drive, session=session, user=user, kind=kind,
-                                       req_id=req_id, text=text, audio_bytes=audio_bytes))
-    opened.add_done_callback(partial(_announce, relay, drive))
+    try:
+        relay.send(frames)
+    except (RelayFull, RelayClosed) as exc:
+        relay.drives.pop(req_id, None)
+        summary.update(state=State.FAILED, error=str(exc)[:500])
+        raise
+    finally:
+        relay.publish(_utterance_message(summary))
+        recorder().record(partial(utterance_open, session=session, user=user, kind=kind, req_id=req_id, text=text,
+                                  audio_bytes=audio_bytes, state=summary["state"], error=summary["error"]))
     return drive
 
 
@@ -489,8 +471,7 @@ def _send_or_fail(relay: Relay, session: LiveSession, drive: Drive, frames: list
 def _say(relay: Relay, session: LiveSession, user, command: Say) -> None:
     req_id = new_req_id()
     frame = text_frame(session.cloud_session_id, command.text, use_bot=command.use_bot, req_id=req_id)
-    drive = _start_drive(relay, session, user, Utterance.Kind.TEXT, req_id=req_id, text=command.text)
-    _send_or_fail(relay, session, drive, [frame])
+    _start_drive(relay, session, user, Utterance.Kind.TEXT, [frame], req_id=req_id, text=command.text)
 
 
 def _stream_cut(stream: OpenStream, *, final: bool) -> str:
@@ -511,6 +492,16 @@ def _stream_cut(stream: OpenStream, *, final: bool) -> str:
             cut = len(stream.buffer)
     ready, stream.buffer = stream.buffer[:cut], stream.buffer[cut:]
     return ready
+
+
+def _stream_frames(builder: StreamTextUtterance, ready: str, *, final: bool) -> list[dict]:
+    if final and not builder.clause and len(ready.encode("utf-8")) <= STREAM_PACKET_MAX_BYTES:
+        # Plain mode: the last piece rides on the final packet.
+        return [builder.final(ready)]
+    frames = builder.packets(ready) if ready else []
+    if final:
+        frames.append(builder.final())
+    return frames
 
 
 def _stream(relay: Relay, session: LiveSession, user, tab: TabState, command: StreamPart) -> None:
@@ -537,23 +528,16 @@ def _stream(relay: Relay, session: LiveSession, user, tab: TabState, command: St
     if drive is None:
         builder = StreamTextUtterance(session.cloud_session_id, clause=bool(stream.clause))
         drive = stream.drive = _start_drive(relay, session, user, Utterance.Kind.STREAM,
-                                            req_id=builder.req_id, text=ready, builder=builder)
-    elif ready:
-        recorder().record(lambda: utterance_grow(session=session, utterance_pk=drive.utterance_pk, text=ready))
-        _show_growth(relay, drive, text=ready)
+                                            _stream_frames(builder, ready, final=final), req_id=builder.req_id,
+                                            text=ready, builder=builder)
     else:
-        recorder().record(partial(services.session_touch, session=session))
-    builder = drive.builder
-    if final and not builder.clause and len(ready.encode("utf-8")) <= STREAM_PACKET_MAX_BYTES:
-        # Plain mode: the last piece rides on the final packet.
-        frames = [builder.final(ready)]
-    else:
-        frames = builder.packets(ready) if ready else []
-        if final:
-            frames.append(builder.final())
-    if final:
-        drive.ended = True
-    _send_or_fail(relay, session, drive, frames)
+        _send_or_fail(relay, session, drive, _stream_frames(drive.builder, ready, final=final))
+        if ready:
+            recorder().record(partial(utterance_grow, session=session, req_id=drive.req_id, text=ready))
+            _show_growth(relay, drive, text=ready)
+        else:
+            recorder().record(partial(services.session_touch, session=session))
+    drive.ended = final
 
 
 def _audio(relay: Relay, session: LiveSession, user, tab: TabState, command: AudioChunk) -> None:
@@ -564,26 +548,26 @@ def _audio(relay: Relay, session: LiveSession, user, tab: TabState, command: Aud
             # The microphone's last packet after an interrupt: the utterance is already over.
             return
         raise ChatError("this audio was interrupted; release the microphone and start again")
+    if drive is None and not command.pcm:
+        raise ChatError("no audio is being sent; there is nothing to finish")
+    builder = drive.builder if drive else AudioUtterance(session.cloud_session_id)
+    frames = [builder.packet(command.pcm)] if command.pcm else []
+    if command.final:
+        frames.append(builder.final())
     if drive is None:
-        if not command.pcm:
-            raise ChatError("no audio is being sent; there is nothing to finish")
-        builder = AudioUtterance(session.cloud_session_id)
-        drive = tab.audio = _start_drive(relay, session, user, Utterance.Kind.AUDIO, req_id=builder.req_id,
+        drive = tab.audio = _start_drive(relay, session, user, Utterance.Kind.AUDIO, frames, req_id=builder.req_id,
                                          audio_bytes=len(command.pcm), builder=builder)
     else:
+        _send_or_fail(relay, session, drive, frames)
         drive.unflushed_bytes += len(command.pcm)
-    frames = [drive.builder.packet(command.pcm)] if command.pcm else []
     if command.final:
-        frames.append(drive.builder.final())
         drive.ended = True
         tab.audio = None
     # Audio arrives every 160 ms: write its size and the activity about once a second, not per packet.
     if drive.unflushed_bytes and (command.final or time.monotonic() - drive.flushed_at >= AUDIO_FLUSH_SECONDS):
         added, drive.unflushed_bytes, drive.flushed_at = drive.unflushed_bytes, 0, time.monotonic()
-        recorder().record(lambda: utterance_grow(session=session, utterance_pk=drive.utterance_pk,
-                                                 audio_bytes=added))
+        recorder().record(partial(utterance_grow, session=session, req_id=drive.req_id, audio_bytes=added))
         _show_growth(relay, drive, audio_bytes=added)
-    _send_or_fail(relay, session, drive, frames)
 
 
 def _interrupt(relay: Relay, session: LiveSession, user, tab: TabState) -> None:

@@ -4,6 +4,7 @@ import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.consumer import get_handler_name
 
 from . import broadcast, chat, roles, selectors
 from .models import LiveSession
@@ -17,6 +18,23 @@ RECENT_EVENTS = 100
 
 class JsonConsumer(AsyncJsonWebsocketConsumer):
     """Answers frames that are not JSON objects with an error instead of dropping the socket."""
+
+    # Only these handlers use the async ORM, whose connections live on the one thread shared by
+    # every thread-sensitive sync call of the process.
+    ORM_MESSAGES = frozenset({"websocket.connect", "websocket.disconnect"})
+
+    async def dispatch(self, message):
+        """Channels closes stale database connections on that shared thread before every message:
+        a thread hop queued behind all the process's sync work, on each chat message and each
+        broadcast. The other handlers touch no database, or do it on threads that keep their own
+        connections fresh (`relay.read`, the recorder, `database_sync_to_async`)."""
+        if message["type"] in self.ORM_MESSAGES:
+            await super().dispatch(message)
+            return
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None:

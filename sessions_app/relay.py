@@ -2,8 +2,8 @@
 
 One `Relay` per session per console process. It owns an asyncio WebSocket client (nothing here
 blocks the event loop), a bounded outbox drained by a writer task, a reader task that hands
-de-duplicated downstream events to a handler task, and a listener on the session's group that
-closes it as soon as the session closes. Each relay has its own tasks and queues and every send
+de-duplicated downstream events to the chat as they arrive, and a listener on the session's group
+that closes it as soon as the session closes. Each relay has its own tasks and queues and every send
 has a timeout, so a slow or dead cloud connection for one session never holds up another.
 
 What the frames mean and what becomes of the events is decided by `chat`; this module moves
@@ -93,7 +93,9 @@ def _cloud_code(body: bytes | None) -> tuple[int, str]:
         return 0, ""
 
 
-EventHandler = Callable[["Relay", Event], Awaitable[None]]
+# Called on the event loop for each new downstream event; it must not block (the chat publishes
+# and queues writes for the recorder).
+EventHandler = Callable[["Relay", Event], None]
 StopHandler = Callable[["Relay", str], Awaitable[None]]
 
 
@@ -114,9 +116,9 @@ class Relay:
         self._loop = asyncio.get_running_loop()
         self._outbox: deque[Outgoing] = deque()
         self._outbox_limit = int(_setting("TCADH_RELAY_OUTBOX", 256))
-        self._wakeup = asyncio.Event()
+        # What the idle writer awaits: a bare future, so a queued frame wakes it in one loop step.
+        self._waker: asyncio.Future | None = None
         self._stopped = asyncio.Event()
-        self._inbox: asyncio.Queue[Event] = asyncio.Queue(maxsize=int(_setting("TCADH_RELAY_INBOX", 1000)))
         self._seen: OrderedDict[tuple, None] = OrderedDict((key, None) for key in seen)
         self._last_upstream = self._loop.time()
         self._last_text = -1e9
@@ -133,7 +135,7 @@ class Relay:
         # connection's context (asgiref ties thread-sensitive database calls to it).
         self._tasks = [
             self._loop.create_task(coro, name=f"relay-{self.session_pk}-{name}", context=contextvars.Context())
-            for name, coro in (("channel", self._run()), ("events", self._handle()), ("status", self._listen()))
+            for name, coro in (("channel", self._run()), ("status", self._listen()))
         ]
 
     @property
@@ -148,7 +150,7 @@ class Relay:
         if not self._stopped.is_set():
             self.stop_reason = reason
             self._stopped.set()
-            self._wakeup.set()
+            self._wake()
 
     async def wait_closed(self) -> None:
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -157,7 +159,15 @@ class Relay:
 
     def schedule_close(self, delay: float) -> None:
         self.cancel_close()
-        self._grace = self._loop.call_later(delay, self.stop, "no page has the session open")
+        give_up_at = self._loop.time() + delay + _setting("TCADH_RELAY_DRAIN_SECONDS", 30)
+        self._grace = self._loop.call_later(delay, self._close_when_sent, give_up_at)
+
+    def _close_when_sent(self, give_up_at: float) -> None:
+        # What a page sent still goes out: a driver may close the tab right after pressing Send.
+        if self._outbox and self._loop.time() < give_up_at:
+            self._grace = self._loop.call_later(0.1, self._close_when_sent, give_up_at)
+        else:
+            self.stop("no page has the session open")
 
     def cancel_close(self) -> None:
         if self._grace is not None:
@@ -177,7 +187,7 @@ class Relay:
             self._outbox.extendleft(reversed(items))
         else:
             self._outbox.extend(items)
-        self._wakeup.set()
+        self._wake()
 
     def withdraw(self, req_ids: set[str]) -> int:
         """Drop frames of these drives that were not sent yet; how many were dropped."""
@@ -301,12 +311,23 @@ class Relay:
                 self.sent_req_ids.popitem(last=False)
 
     async def _sleep_until_woken(self, seconds: float) -> None:
-        self._wakeup.clear()
-        await _wait_event(self._wakeup, seconds)
+        waker = self._waker = self._loop.create_future()
+        timer = self._loop.call_later(max(seconds, 0.0), self._wake)
+        try:
+            await waker
+        finally:
+            timer.cancel()
+            self._waker = None
+
+    def _wake(self) -> None:
+        if self._waker is not None and not self._waker.done():
+            self._waker.set_result(None)
 
     async def _transmit(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
-        await asyncio.wait_for(ws.send(json.dumps(frame, ensure_ascii=False)),
-                               _setting("TCADH_RELAY_SEND_TIMEOUT_SECONDS", 5))
+        # A timeout scope rather than wait_for, which on Python 3.11 wraps the send in a task of
+        # its own: two more loop steps before every frame leaves.
+        async with asyncio.timeout(_setting("TCADH_RELAY_SEND_TIMEOUT_SECONDS", 5)):
+            await ws.send(json.dumps(frame, ensure_ascii=False))
         self._last_upstream = self._loop.time()
 
     async def _read(self, ws: ClientConnection) -> None:
@@ -320,32 +341,12 @@ class Relay:
                 while len(self._seen) > _SEEN_KEPT:
                     self._seen.popitem(last=False)
             try:
-                self._inbox.put_nowait(event)
-            except asyncio.QueueFull:
-                logger.warning("session %s: events arrive faster than they are recorded; dropped one", self.session_pk)
+                self._on_event(self, event)
+            except Exception:
+                logger.exception("session %s: handling a downstream event failed", self.session_pk)
             if isinstance(event, DriveFailed) and event.code in STOP_CODES:
                 self.stop(f"the cloud ended the command channel: {event.message} (code {event.code})")
                 return
-
-    async def _handle(self) -> None:
-        while True:
-            getter = asyncio.ensure_future(self._inbox.get())
-            stopper = asyncio.ensure_future(self._stopped.wait())
-            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if not getter.done():
-                getter.cancel()
-                # Record whatever arrived before the stop, then end.
-                while not self._inbox.empty():
-                    await self._dispatch(self._inbox.get_nowait())
-                return
-            await self._dispatch(getter.result())
-
-    async def _dispatch(self, event: Event) -> None:
-        try:
-            await self._on_event(self, event)
-        except Exception:
-            logger.exception("session %s: recording a downstream event failed", self.session_pk)
 
     async def _listen(self) -> None:
         """Close at once when the session closes, even when no page is open to hear it."""

@@ -71,7 +71,6 @@ def event_summary(event: SessionEvent) -> dict:
 
 def utterance_summary(utterance: Utterance) -> dict:
     return {
-        "id": utterance.pk,
         "req_id": utterance.req_id,
         "kind": utterance.kind,
         "text": utterance.text,

@@ -25,8 +25,8 @@ export class Captions {
   update(utterance) {
     if (utterance.kind === "audio") return;
     if (utterance.state === "speaking") {
-      this.show(utterance.id, spokenText(utterance.text));
-    } else if (utterance.id === this.current && OVER.has(utterance.state)) {
+      this.show(utterance.req_id, spokenText(utterance.text));
+    } else if (utterance.req_id === this.current && OVER.has(utterance.state)) {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.clear(), utterance.state === "done" ? LINGER_MS : 0);
     }

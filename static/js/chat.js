@@ -27,7 +27,6 @@ function setUp() {
   let socketState = "connecting";
   let relay = { state: null, heartbeat_at: null };
   let sessionStatus = JSON.parse(document.getElementById("session-summary").textContent).status;
-  const reqToEntry = new Map();
   const botEntries = new Map();
 
   // -- sending ----------------------------------------------------------------------------
@@ -77,11 +76,12 @@ function setUp() {
 
   // -- transcript -------------------------------------------------------------------------
 
-  function entryFor(id) {
-    let li = transcript.querySelector(`li[data-utterance="${id}"]`);
+  // An utterance is known by its ReqId, from the page's first render to its last speak status.
+  function entryFor(reqId) {
+    let li = transcript.querySelector(`li[data-req="${CSS.escape(reqId)}"]`);
     if (!li) {
       li = document.createElement("li");
-      li.dataset.utterance = id;
+      li.dataset.req = reqId;
       li.innerHTML = '<span class="who"></span> <span class="text"></span> <span class="badge"></span> <span class="speak muted"></span>';
       transcript.append(li);
     } else if (!li.querySelector(".speak")) {
@@ -91,9 +91,7 @@ function setUp() {
   }
 
   function showUtterance(u) {
-    const li = entryFor(u.id);
-    li.dataset.req = u.req_id;
-    reqToEntry.set(u.req_id, li);
+    const li = entryFor(u.req_id);
     li.querySelector(".who").textContent = u.by || "console";
     const time = u.at ? new Date(u.at).toLocaleTimeString([], { hour12: false }) : "";
     li.title = time;
@@ -106,9 +104,8 @@ function setUp() {
   }
 
   function showSpeak(data) {
-    const li = reqToEntry.get(data.req_id);
-    if (!li) return;
-    const trail = li.querySelector(".speak");
+    if (!data.req_id || !transcript.querySelector(`li[data-req="${CSS.escape(data.req_id)}"]`)) return;
+    const trail = entryFor(data.req_id).querySelector(".speak");
     const shown = trail.textContent ? trail.textContent.split(" → ") : [];
     if (["TextStart", "TextOver", "AudioStart", "AudioOver", "Error"].includes(data.speak_status)) {
       shown.push(data.speak_status);

@@ -142,10 +142,10 @@ function interrupt() {
 }
 
 function showUtterance(utterance) {
-  let li = transcriptEl.querySelector(`[data-utterance="${utterance.id}"]`);
+  let li = transcriptEl.querySelector(`[data-req="${CSS.escape(utterance.req_id)}"]`);
   if (!li) {
     li = document.createElement("li");
-    li.dataset.utterance = utterance.id;
+    li.dataset.req = utterance.req_id;
     transcriptEl.append(li);
   }
   const text = utterance.kind === "audio" ? "(microphone)" : spokenText(utterance.text);

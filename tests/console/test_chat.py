@@ -6,7 +6,9 @@ import base64
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 
+from sessions_app import drive_rights
 from sessions_app.models import SessionEvent, Utterance
 from sessions_app.relay import relays
 
@@ -152,7 +154,7 @@ async def test_the_history_kept_for_a_reload_matches_what_pages_were_shown_in_or
     seen = await receive_until(tab, lambda m: m.get("type") == "utterance" and m["text"] == "Second line."
                                and m["state"] == "done", timeout=20)
     queued = [m for m in seen if utterance_state("queued")(m)]
-    assert [m["text"] for m in queued] == ["First line.", "Second line."] and all(m["id"] for m in queued)
+    assert [m["text"] for m in queued] == ["First line.", "Second line."]
     statuses = [(i, m["event"]["data"]) for i, m in enumerate(seen)
                 if m.get("type") == "event" and m["event"]["kind"] == "speak"]
     shown = [(data["req_id"], data["speak_status"]) for _, data in statuses]
@@ -166,11 +168,17 @@ async def test_the_history_kept_for_a_reload_matches_what_pages_were_shown_in_or
     await tab.disconnect()
 
 
-async def test_the_right_to_drive_is_checked_on_every_message(sim, account, operator):
+async def _driving(operator, account):
+    """A started session and an operator's tab that has just said something."""
     session = await database_sync_to_async(started_session)(operator, account)
     tab = await open_tab(operator, session)
     await tab.send_json_to({"type": "say", "text": "While I may."})
     await receive_until(tab, utterance_state("queued"))
+    return session, tab
+
+
+async def test_the_right_to_drive_is_checked_on_every_message(sim, account, operator):
+    session, tab = await _driving(operator, account)
     await database_sync_to_async(operator.groups.clear)()
     await _assert_refused(tab, [({"type": "say", "text": "Not any more."}, "not drive")])
     frames = await sim_frames(sim, session, "SEND_TEXT")
@@ -375,7 +383,9 @@ async def test_bad_input_is_answered_with_an_error_and_nothing_goes_upstream(sim
     await tab.send_json_to({"type": "stream", "action": "end"})
     await receive_until(tab, utterance_state("queued", "stream"))
     await tab.disconnect()
-    frames = await sim_frames(sim, text_session)
+    # Accepted before the tab closed, so it still goes out; nothing of the bad input ever does.
+    frames = await eventually(lambda: sim_frames(sim, text_session),
+                              lambda sent: any(f["command"] == "SEND_STREAMTEXT" for f in sent))
     assert [f["command"] for f in frames if f["command"] != "SEND_HEARTBEAT"] == ["SEND_STREAMTEXT"]
 
     audio_session = await database_sync_to_async(started_session)(operator, account, driver_type=3)
@@ -394,6 +404,34 @@ async def test_a_session_that_is_not_started_cannot_be_driven(sim, account, oper
     await _assert_refused(tab, [({"type": "say", "text": "hi"}, "preparing")])
     assert relays.get(session.pk) is None
     await tab.disconnect()
+
+
+async def test_a_deactivated_user_stops_driving_at_once(sim, account, operator):
+    _, tab = await _driving(operator, account)
+    operator.is_active = False
+    await database_sync_to_async(operator.save)()
+    await _assert_refused(tab, [({"type": "say", "text": "Not any more."}, "not drive")])
+    await tab.disconnect()
+
+
+async def test_a_change_made_by_another_process_reaches_this_one(sim, account, operator):
+    """Another console process (or the admin's) saved the change: only its broadcast arrives here."""
+    _, tab = await _driving(operator, account)
+    # A queryset delete sends no m2m signal in this process, as a change elsewhere would not.
+    await database_sync_to_async(lambda: type(operator).groups.through.objects.filter(user=operator).delete())()
+    await get_channel_layer().group_send(drive_rights.GROUP, {"type": drive_rights.MESSAGE_TYPE})
+    assert "not drive" in await eventually(lambda: _refusal(tab), lambda message: "not drive" in message)
+    await tab.disconnect()
+
+
+async def _refusal(tab) -> str:
+    await tab.send_json_to({"type": "say", "text": "Am I still allowed?"})
+    while True:
+        message = await tab.receive_json_from(timeout=TIMEOUT)
+        if message.get("type") == "error":
+            return message["message"]
+        if utterance_state("queued")(message) and message["text"] == "Am I still allowed?":
+            return ""
 
 
 async def test_auditor_watches_but_may_not_drive(sim, account, operator, auditor):

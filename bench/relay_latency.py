@@ -46,6 +46,9 @@ WORK = Path(os.environ.get("RELAY_BENCH_WORK") or tempfile.mkdtemp(prefix="relay
 os.environ["TCADH_VAR_DIR"] = str(WORK)
 os.environ["DATABASE_URL"] = f"sqlite:///{WORK / 'bench.sqlite3'}"
 os.environ["DJANGO_SETTINGS_MODULE"] = "tcadh_console.settings"
+# As deployed: DEBUG off (with it on, Django keeps and formats every query); plain HTTP on loopback.
+os.environ.update(DEBUG="false", SECURE_SSL_REDIRECT="false", SESSION_COOKIE_SECURE="false",
+                  CSRF_COOKIE_SECURE="false")
 
 import django  # noqa: E402
 from django.conf import settings  # noqa: E402

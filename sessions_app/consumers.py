@@ -1,7 +1,9 @@
 """WebSocket consumers: live updates of the dashboard and of one session's page."""
 
 import json
+import logging
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.consumer import get_handler_name
@@ -9,6 +11,8 @@ from channels.consumer import get_handler_name
 from . import broadcast, chat, roles, selectors
 from .models import LiveSession
 from .relay_owner import TabRouter
+
+logger = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
@@ -35,6 +39,15 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def send_json(self, content, close=False):
+        """A broadcast may reach a page that has just closed, before its disconnect is handled.
+        Daphne then refuses the send; that must not end the consumer, or its disconnect (which
+        leaves the groups and lets the relay close) would never run."""
+        try:
+            await super().send_json(content, close)
+        except (Disconnected, OSError):
+            logger.debug("a page closed before a message reached it")
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None:

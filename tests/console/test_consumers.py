@@ -1,11 +1,13 @@
 """The live-update sockets: refused to strangers, fed with changes after commit."""
 
 import pytest
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from sessions_app import services
+from sessions_app.consumers import SessionConsumer
 from tcadh_console.asgi import application
 
 from .helpers import create_session, wait_ready
@@ -83,3 +85,15 @@ async def test_junk_frames_get_an_error_and_the_socket_stays_open(sim, account, 
     await database_sync_to_async(services.session_close)(user=operator, session=session)
     assert (await page.receive_json_from(timeout=5))["type"] in {"event", "session"}
     await page.disconnect()
+
+
+async def test_a_broadcast_reaching_a_page_that_just_closed_is_dropped():
+    """Daphne refuses a send once the page has gone; the consumer must live on to handle its
+    disconnect (leaving its groups, letting the relay close)."""
+    consumer = SessionConsumer()
+
+    async def closed(message):
+        raise Disconnected("Attempt to send on a closed protocol")
+
+    consumer.base_send = closed
+    await consumer.session_event({"event": {"kind": "speak", "message": "avatar TextOver", "data": {}}})

@@ -14,11 +14,12 @@ operators' messages are; --lockstep sends every session's text in the same insta
 worst burst there is (with 50 sessions both the simulator and the console then queue 50 messages
 at once, so it measures burst queueing rather than what the relay adds to a message).
 
-By default the console runs in this process, on the bench's event loop, with the in-memory
-channel layer; the page-side clients are WebsocketCommunicators on that same loop, so their work
-counts against the console, as a browser's would not. With --daphne the console is a daphne
-process of its own (same settings and database file, in-memory layer) and the page-side clients
-are real WebSocket clients here, as browsers are.
+The console runs with the settings `make run` gives it (SQLite, the SQLite-file channel layer),
+DEBUG off as deployed. By default it runs in this process, on the bench's event loop; the
+page-side clients are WebsocketCommunicators on that same loop, so their work counts against the
+console, as a browser's would not. With --daphne the console is a daphne process of its own
+(same settings and files) and the page-side clients are real WebSocket clients here, as browsers
+are.
 
     .venv/bin/python bench/relay_latency.py [--rounds 8] [--sessions 1 10 50] [--lockstep] [--daphne]
 """
@@ -56,7 +57,6 @@ from django.conf import settings  # noqa: E402
 django.setup()
 # The client logs every cloud call at INFO; the table is what this bench is for.
 logging.getLogger("tcadh").setLevel(logging.WARNING)
-settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 settings.ALLOWED_HOSTS = ["*"]
 
 from channels.db import database_sync_to_async  # noqa: E402

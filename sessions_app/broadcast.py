@@ -11,6 +11,11 @@ def session_group(session_pk: int) -> str:
     return f"session-{session_pk}"
 
 
+def session_status_group(session_pk: int) -> str:
+    """Only the session's status changes, for the relay: it need not wake for every chat message."""
+    return f"session-{session_pk}-status"
+
+
 def send_after_commit(groups: list[str], message: dict) -> None:
     """Send once the surrounding transaction commits, so no page shows what was rolled back."""
 

@@ -241,8 +241,10 @@ class Relay:
                 try:
                     url = await database_sync_to_async(cloud.client_for(self.session.account).channel_url)(
                         self.cloud_session_id)
+                    # Frames are small JSON commands: per-message deflate would only cost CPU on both ends.
                     async with connect(url, open_timeout=_setting("TCADH_RELAY_OPEN_TIMEOUT", 10),
-                                       ping_interval=None, close_timeout=2, max_size=2**22) as ws:
+                                       ping_interval=None, close_timeout=2, max_size=2**22,
+                                       compression=None) as ws:
                         attempt = 0
                         await self._set_state(CONNECTED)
                         await self._pump(ws)
@@ -353,7 +355,7 @@ class Relay:
         layer = get_channel_layer()
         if layer is None:
             return
-        group = broadcast.session_group(self.session_pk)
+        group = broadcast.session_status_group(self.session_pk)
         self._listen_channel = await layer.new_channel()
         await layer.group_add(group, self._listen_channel)
         try:

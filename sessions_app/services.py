@@ -62,7 +62,8 @@ def event_record(*, session: LiveSession, kind: str, message: str, data: dict | 
 def session_publish(session: LiveSession) -> None:
     session.refresh_from_db()
     broadcast.send_after_commit(
-        [broadcast.session_group(session.pk), broadcast.DASHBOARD_GROUP],
+        [broadcast.session_group(session.pk), broadcast.session_status_group(session.pk),
+         broadcast.DASHBOARD_GROUP],
         {"type": "session.update", "session": session_summary(session)},
     )
 

@@ -2,8 +2,9 @@
 
 Daphne, the Celery worker and beat are separate processes; the in-memory layer would keep a
 worker's status change from ever reaching a browser. This layer shares messages through a
-SQLite file instead. Channels created in this process are delivered directly from memory; only
-messages for other processes go through the file, where one poller per process picks them up.
+SQLite file instead. Channels of this process are delivered directly from memory, group members
+this process added included, before the file is asked for members elsewhere; only messages for
+other processes go through the file, where one poller per process picks them up.
 With REDIS_URL set, channels_redis replaces it and this module is not used.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 import uuid
@@ -18,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
+
+logger = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS message (
@@ -36,6 +40,11 @@ CREATE TABLE IF NOT EXISTS membership (
 """
 
 
+def _log_failure(future) -> None:
+    if future.exception() is not None:
+        logger.error("channel layer: a group message for other processes was lost", exc_info=future.exception())
+
+
 class SQLiteChannelLayer(BaseChannelLayer):
     extensions = ["groups", "flush"]
 
@@ -49,6 +58,8 @@ class SQLiteChannelLayer(BaseChannelLayer):
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="channel-layer")
         self._conn: sqlite3.Connection | None = None
         self._queues: dict[str, asyncio.Queue] = {}
+        # Group members this process added, with their expiry: served without a trip to the file.
+        self._groups: dict[str, dict[str, float]] = {}
         self._poller: asyncio.Task | None = None
 
     # -- database thread -------------------------------------------------------------------
@@ -69,11 +80,13 @@ class SQLiteChannelLayer(BaseChannelLayer):
         with self._db() as conn:
             conn.executemany("INSERT INTO message (channel, expires, body) VALUES (?, ?, ?)", rows)
 
-    def _members(self, group: str) -> list[str]:
+    def _send_elsewhere(self, group: str, known: list[str], body: str, expires: float) -> None:
         cur = self._db().execute(
             "SELECT channel FROM membership WHERE grp = ? AND expires > ?", (group, time.time())
         )
-        return [row[0] for row in cur]
+        others = [row[0] for row in cur if row[0] not in known]
+        if others:
+            self._insert([(channel, expires, body) for channel in others])
 
     def _take(self, channels: list[str]) -> list[tuple[str, str]]:
         conn = self._db()
@@ -121,9 +134,14 @@ class SQLiteChannelLayer(BaseChannelLayer):
 
     async def group_send(self, group: str, message: dict) -> None:
         assert self.require_valid_group_name(group)
-        channels = await self._run(self._members, group)
-        if channels:
-            await self._deliver(channels, message)
+        now = time.time()
+        known = [channel for channel, expires in self._groups.get(group, {}).items() if expires > now]
+        if known:
+            await self._deliver(known, message)
+        # Members in other processes are looked up and written on the layer's one thread, in send
+        # order, without holding up the sender (a page update must not wait for the file).
+        self._db_thread.submit(self._send_elsewhere, group, known, json.dumps(message),
+                               now + self.expiry).add_done_callback(_log_failure)
 
     async def _deliver(self, channels: list[str], message: dict) -> None:
         remote = []
@@ -168,13 +186,19 @@ class SQLiteChannelLayer(BaseChannelLayer):
     async def group_add(self, group: str, channel: str) -> None:
         assert self.require_valid_group_name(group)
         assert self.require_valid_channel_name(channel)
+        self._groups.setdefault(group, {})[channel] = time.time() + self.group_expiry
         await self._run(self._add, group, channel)
 
     async def group_discard(self, group: str, channel: str) -> None:
+        members = self._groups.get(group, {})
+        members.pop(channel, None)
+        if not members:
+            self._groups.pop(group, None)
         await self._run(self._discard, group, channel)
 
     async def flush(self) -> None:
         self._queues.clear()
+        self._groups.clear()
         await self._run(self._flush)
 
     async def close(self) -> None:

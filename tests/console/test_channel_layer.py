@@ -53,3 +53,23 @@ async def test_discarded_channel_gets_no_more_group_messages(tmp_path):
     assert not receive.done()
     receive.cancel()
     await web.close()
+
+
+async def test_own_group_members_get_a_message_once_and_at_once(tmp_path):
+    path = str(tmp_path / "layer.sqlite3")
+    web, worker = SQLiteChannelLayer(path=path), SQLiteChannelLayer(path=path)
+    mine, theirs = await web.new_channel(), await worker.new_channel()
+    await web.group_add("g", mine)
+    await worker.group_add("g", theirs)
+
+    send = asyncio.ensure_future(web.group_send("g", {"type": "hello"}))
+    await asyncio.sleep(0)
+    # Delivered before the file was asked who else is in the group.
+    assert web._queues[mine].qsize() == 1
+    await send
+    assert await asyncio.wait_for(worker.receive(theirs), timeout=5) == {"type": "hello"}
+    assert await web.receive(mine) == {"type": "hello"}
+    await asyncio.sleep(0.3)
+    assert web._queues[mine].empty()
+    await web.close()
+    await worker.close()

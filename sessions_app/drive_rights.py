@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from functools import partial
 
 from channels.layers import get_channel_layer
@@ -31,7 +32,7 @@ REJOIN_SECONDS = 3600.0
 
 _known: dict[int, tuple[bool, float]] = {}
 _generation = 0
-_joined: dict[asyncio.AbstractEventLoop, float] = {}
+_joined: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, float] = weakref.WeakKeyDictionary()
 
 
 def forget() -> None:

@@ -74,7 +74,8 @@ class RedisLease:
 
 
 class Ownership:
-    """This process's side of the leases: its inbox for forwarded work and the leases it holds."""
+    """This process's side of the leases: the leases it holds, and its inbox for messages meant for
+    the process rather than a tab (forwarded work; `drive_rights` changes), by message type."""
 
     def __init__(self) -> None:
         self.lease = RedisLease(settings.REDIS_URL) if settings.REDIS_URL else None

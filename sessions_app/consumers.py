@@ -134,6 +134,11 @@ class SessionConsumer(JsonConsumer):
     async def session_update(self, message):
         await self.send_json({"type": "session", "session": message["session"]})
 
+    async def chat_batch(self, message):
+        """Several messages the relay published together, each sent to the page as usual."""
+        for inner in message["messages"]:
+            await self.dispatch(inner)
+
     async def session_event(self, message):
         await self.send_json({"type": "event", "event": message["event"]})
 

@@ -214,9 +214,13 @@ class Relay:
         layer = get_channel_layer()
         group = broadcast.session_group(self.session_pk)
         while self._pages:
-            message = self._pages.popleft()
+            # What one event published at once (its SessionEvent and its utterance's new state)
+            # travels as one group message: half the channel-layer work on every avatar status.
+            batch = list(self._pages)
+            self._pages.clear()
             if layer is None:
                 continue
+            message = batch[0] if len(batch) == 1 else {"type": "chat.batch", "messages": batch}
             try:
                 await layer.group_send(group, message)
             except Exception:

@@ -169,11 +169,11 @@ async def test_the_history_kept_for_a_reload_matches_what_pages_were_shown_in_or
 
 
 async def _driving(operator, account):
-    """A started session and an operator's tab that has just said something."""
+    """A started session and an operator's tab that has just said something (the avatar is on it)."""
     session = await database_sync_to_async(started_session)(operator, account)
     tab = await open_tab(operator, session)
     await tab.send_json_to({"type": "say", "text": "While I may."})
-    await receive_until(tab, utterance_state("queued"))
+    await receive_until(tab, speak("TextStart"))
     return session, tab
 
 

@@ -27,6 +27,7 @@ from websockets.asyncio.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.page_messages import unbatched  # noqa: E402
 from tests.scaleout.conftest import Cluster, servers_missing  # noqa: E402
 
 TEXT_EVERY = 1.5
@@ -93,9 +94,9 @@ async def socket_client(url: str, cookie: str, seen: Counter, stop: asyncio.Even
                     raw = await asyncio.wait_for(ws.recv(), timeout=1)
                 except TimeoutError:
                     continue
-                message = json.loads(raw)
-                if message.get("type") == "utterance" and message.get("state") == "done":
-                    seen[message["text"]] += 1
+                for message in unbatched(json.loads(raw)):
+                    if message.get("type") == "utterance" and message.get("state") == "done":
+                        seen[message["text"]] += 1
         finally:
             sender.cancel()
 

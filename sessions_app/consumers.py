@@ -132,18 +132,32 @@ class SessionConsumer(JsonConsumer):
             await self.send_json(message["reply"])
 
     async def session_update(self, message):
-        await self.send_json({"type": "session", "session": message["session"]})
-
-    async def chat_batch(self, message):
-        """Several messages the relay published together, each sent to the page as usual."""
-        for inner in message["messages"]:
-            await self.dispatch(inner)
+        await self.send_json(_for_page(message))
 
     async def session_event(self, message):
-        await self.send_json({"type": "event", "event": message["event"]})
+        await self.send_json(_for_page(message))
 
     async def utterance_update(self, message):
-        await self.send_json({"type": "utterance", **message["utterance"]})
+        await self.send_json(_for_page(message))
 
     async def relay_state(self, message):
-        await self.send_json({"type": "relay", **message["relay"]})
+        await self.send_json(_for_page(message))
+
+    async def chat_batch(self, message):
+        """What the relay published together (an event and the state it moved an utterance to)
+        reaches the page in one frame: {"type": "batch", "messages": [...]}."""
+        await self.send_json({"type": "batch", "messages": [_for_page(inner) for inner in message["messages"]]})
+
+
+def _for_page(message: dict) -> dict:
+    """What a page is sent for a message of the session's group."""
+    kind = message["type"]
+    if kind == "session.update":
+        return {"type": "session", "session": message["session"]}
+    if kind == "session.event":
+        return {"type": "event", "event": message["event"]}
+    if kind == "utterance.update":
+        return {"type": "utterance", **message["utterance"]}
+    if kind == "relay.state":
+        return {"type": "relay", **message["relay"]}
+    raise ValueError(f"no page message for {kind}")

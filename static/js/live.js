@@ -12,7 +12,9 @@ export function connectLive(path, { onMessage, onState = () => {} }) {
     socket.addEventListener("message", (event) => {
       let data;
       try { data = JSON.parse(event.data); } catch { return; }
-      onMessage(data);
+      // Messages the console sends together (an event and the utterance state it caused) share a frame.
+      if (data.type === "batch") data.messages.forEach(onMessage);
+      else onMessage(data);
     });
     socket.addEventListener("close", (event) => {
       // 4403/4404: not allowed or gone; retrying would not help.

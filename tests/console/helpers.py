@@ -1,6 +1,9 @@
 import time
+import weakref
+from collections import deque
 
 from sessions_app import services
+from tests.page_messages import unbatched
 from sessions_app.models import LiveSession
 
 
@@ -26,3 +29,14 @@ def started_session(user, account, **overrides) -> LiveSession:
     services.session_start(user=user, session=session)
     session.refresh_from_db()
     return session
+
+
+_unread: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+async def next_message(tab, timeout: float) -> dict:
+    """The next message a page's socket received, one at a time even when they came batched."""
+    unread = _unread.setdefault(tab, deque())
+    if not unread:
+        unread.extend(unbatched(await tab.receive_json_from(timeout=timeout)))
+    return unread.popleft()

@@ -12,7 +12,7 @@ from sessions_app import drive_rights
 from sessions_app.models import SessionEvent, Utterance
 from sessions_app.relay import relays
 
-from .helpers import create_session, started_session
+from .helpers import create_session, next_message, started_session
 from .test_consumers import connect_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,7 +49,7 @@ async def receive_until(tab, predicate, timeout: float = TIMEOUT) -> list[dict]:
     while True:
         left = deadline - loop.time()
         assert left > 0, f"no matching message; got {[m.get('type') for m in seen]}: {seen[-5:]}"
-        message = await tab.receive_json_from(timeout=left)
+        message = await next_message(tab, left)
         seen.append(message)
         if predicate(message):
             return seen
@@ -427,7 +427,7 @@ async def test_a_change_made_by_another_process_reaches_this_one(sim, account, o
 async def _refusal(tab) -> str:
     await tab.send_json_to({"type": "say", "text": "Am I still allowed?"})
     while True:
-        message = await tab.receive_json_from(timeout=TIMEOUT)
+        message = await next_message(tab, TIMEOUT)
         if message.get("type") == "error":
             return message["message"]
         if utterance_state("queued")(message) and message["text"] == "Am I still allowed?":
@@ -487,3 +487,16 @@ async def test_one_relay_is_shared_and_closed_after_the_last_tab_leaves(sim, acc
     assert calls["counts"]
     channel_opens = [c for c in calls["calls"] if c.get("endpoint") == "commandchannel"]
     assert len(channel_opens) == 1
+
+
+async def test_an_avatar_status_and_the_state_it_causes_share_one_frame(sim, account, operator):
+    session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, session)
+    await tab.send_json_to({"type": "say", "text": "One frame."})
+    while True:
+        frame = await tab.receive_json_from(timeout=TIMEOUT)
+        if frame["type"] == "batch" and any(speak("TextStart")(m) for m in frame["messages"]):
+            break
+    assert [m["type"] for m in frame["messages"]] == ["event", "utterance"]
+    assert frame["messages"][1]["state"] == "speaking" and frame["messages"][1]["text"] == "One frame."
+    await tab.disconnect()

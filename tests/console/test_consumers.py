@@ -96,4 +96,4 @@ async def test_a_broadcast_reaching_a_page_that_just_closed_is_dropped():
         raise Disconnected("Attempt to send on a closed protocol")
 
     consumer.base_send = closed
-    await consumer.session_event({"event": {"kind": "speak", "message": "avatar TextOver", "data": {}}})
+    await consumer.session_event({"type": "session.event", "event": {"kind": "speak", "message": "avatar TextOver", "data": {}}})

@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -74,7 +73,7 @@ from sessions_app.relay import relays  # noqa: E402
 from tcadh.frames import new_req_id, text_frame  # noqa: E402
 from tcadh_console.asgi import application  # noqa: E402
 from tests.conftest import free_port, wait_for_port  # noqa: E402
-from tests.page_messages import unbatched  # noqa: E402
+from tests.page_messages import PageReader  # noqa: E402
 
 INTERVAL = 1.2
 # Each session's first text is not counted: it meets threads and database connections that the
@@ -145,15 +144,9 @@ async def direct_session(account, session, rounds: int, start: Callable[[], Awai
 async def page_rounds(send: Callable[[dict], Awaitable[None]], receive: Callable[[], Awaitable[dict]],
                       rounds: int, start: Callable[[], Awaitable[None]]) -> list[float]:
     """One tab's round trips: "say" sent → its TextStart speak event back on the same socket."""
-    unread: deque[dict] = deque()
-
-    async def next_message() -> dict:
-        if not unread:
-            unread.extend(unbatched(await receive()))
-        return unread.popleft()
-
+    reader = PageReader(receive)
     while True:  # wait until the relay's upstream channel is open, as it is on an open page
-        message = await next_message()
+        message = await reader.next()
         if message.get("type") == "relay" and message["state"] == "connected":
             break
     samples = []
@@ -164,7 +157,7 @@ async def page_rounds(send: Callable[[dict], Awaitable[None]], receive: Callable
         await send({"type": "say", "text": text})
         req_id = None
         while True:
-            message = await next_message()
+            message = await reader.next()
             if message.get("type") == "utterance" and message["state"] == "queued" and message["text"] == text:
                 req_id = message["req_id"]
             if message.get("type") == "event" and message["event"]["kind"] == "speak":

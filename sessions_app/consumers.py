@@ -4,9 +4,9 @@ import json
 import logging
 
 from autobahn.exception import Disconnected
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.consumer import get_handler_name
 
 from . import broadcast, chat, roles, selectors
 from .models import LiveSession
@@ -76,7 +76,7 @@ class DashboardConsumer(JsonConsumer):
         await self.channel_layer.group_discard(broadcast.DASHBOARD_GROUP, self.channel_name)
 
     async def session_update(self, message):
-        await self.send_json({"type": "session", "session": message["session"]})
+        await self.send_json(_for_page(message))
 
 
 class SessionConsumer(JsonConsumer):
@@ -131,17 +131,10 @@ class SessionConsumer(JsonConsumer):
         if message["reply"]:
             await self.send_json(message["reply"])
 
-    async def session_update(self, message):
+    async def _to_page(self, message):
         await self.send_json(_for_page(message))
 
-    async def session_event(self, message):
-        await self.send_json(_for_page(message))
-
-    async def utterance_update(self, message):
-        await self.send_json(_for_page(message))
-
-    async def relay_state(self, message):
-        await self.send_json(_for_page(message))
+    session_update = session_event = utterance_update = relay_state = _to_page
 
     async def chat_batch(self, message):
         """What the relay published together (an event and the state it moved an utterance to)

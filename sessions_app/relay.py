@@ -2,9 +2,10 @@
 
 One `Relay` per session per console process. It owns an asyncio WebSocket client (nothing here
 blocks the event loop), a bounded outbox drained by a writer task, a reader task that hands
-de-duplicated downstream events to the chat as they arrive, and a listener on the session's group
-that closes it as soon as the session closes. Each relay has its own tasks and queues and every send
-has a timeout, so a slow or dead cloud connection for one session never holds up another.
+de-duplicated downstream events to the chat as they arrive, and a listener on the session's
+status group that closes it as soon as the session closes. Each relay has its own tasks and
+queues and every send has a timeout, so a slow or dead cloud connection for one session never
+holds up another.
 
 What the frames mean and what becomes of the events is decided by `chat`; this module moves
 frames, keeps the connection alive, tells the session's pages in order (`Relay.publish`) and runs

@@ -1,9 +1,8 @@
 import time
 import weakref
-from collections import deque
 
 from sessions_app import services
-from tests.page_messages import unbatched
+from tests.page_messages import PageReader
 from sessions_app.models import LiveSession
 
 
@@ -31,12 +30,10 @@ def started_session(user, account, **overrides) -> LiveSession:
     return session
 
 
-_unread: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_readers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 async def next_message(tab, timeout: float) -> dict:
-    """The next message a page's socket received, one at a time even when they came batched."""
-    unread = _unread.setdefault(tab, deque())
-    if not unread:
-        unread.extend(unbatched(await tab.receive_json_from(timeout=timeout)))
-    return unread.popleft()
+    """The next message a page's socket (a WebsocketCommunicator) received."""
+    reader = _readers.setdefault(tab, PageReader(tab.receive_json_from))
+    return await reader.next(timeout=timeout)

@@ -46,7 +46,7 @@ from tcadh.frames import (
 from . import drive_rights, services
 from .models import LiveSession, SessionEvent, Utterance
 from .relay import Relay, RelayClosed, RelayFull, read, recorder, relays
-from .selectors import utterance_summary
+from .selectors import event_summary, utterance_summary
 
 STREAM_CHUNK_MAX_CHARS = 8000
 # Without punctuation this much text is streamed as it comes (plain mode) instead of waiting for a clause.
@@ -276,23 +276,37 @@ def downstream_outcome(event: Event) -> Outcome | None:
     return None
 
 
+@dataclass
+class Recorded:
+    """What `downstream_record` wrote that pages still need: the event, once it has its id (errors
+    only), and the utterances that moved (only those of drives this relay does not know)."""
+
+    event: dict | None = None
+    utterances: list[dict] = field(default_factory=list)
+
+
 def downstream_record(*, session_pk: int, req_id: str, outcome: Outcome, speak_status: str = "",
-                      summaries: bool = True) -> list[dict]:
-    """Save a downstream event as a SessionEvent and move its utterance on; the summaries that moved,
-    when asked for (pages already heard of a drive's new state from the relay)."""
+                      summaries: bool = True) -> Recorded:
+    """Save a downstream event as a SessionEvent and move its utterance on. `summaries`: whether pages
+    still need to hear where the utterance moved (they already heard it of a drive of the relay)."""
+    recorded = Recorded()
     with transaction.atomic():
-        SessionEvent.objects.create(session_id=session_pk, kind=outcome.kind, message=outcome.message[:1000],
-                                    data=outcome.data)
+        event = SessionEvent.objects.create(session_id=session_pk, kind=outcome.kind,
+                                            message=outcome.message[:1000], data=outcome.data)
+        if outcome.kind == SessionEvent.Kind.ERROR:
+            recorded.event = event_summary(event)
         if speak_status:
             LiveSession.objects.filter(pk=session_pk).update(speak_status=speak_status[:32])
         if not (outcome.to and req_id):
-            return []
+            return recorded
         if summaries:
-            return utterance_advance(session_pk=session_pk, req_ids=[req_id], to=outcome.to, error=outcome.error)
+            recorded.utterances = utterance_advance(session_pk=session_pk, req_ids=[req_id], to=outcome.to,
+                                                    error=outcome.error)
+            return recorded
         # The same move as utterance_advance in one statement: this runs for every status of every drive.
         Utterance.objects.filter(session_id=session_pk, req_id=req_id, state__in=_advance_allowed(outcome.to)).update(
             state=outcome.to, error=outcome.error[:500], updated_at=timezone.now())
-    return []
+    return recorded
 
 
 def seen_keys(*, session_pk: int, limit: int = 200) -> list[tuple]:
@@ -338,6 +352,16 @@ def _show_growth(relay: Relay, drive: Drive, *, text: str = "", audio_bytes: int
 # -- relay glue (async) ---------------------------------------------------------------------
 
 
+def _publish_recorded(relay: Relay, future: asyncio.Future) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return
+    recorded = future.result()
+    if recorded.event is not None:
+        relay.publish({"type": "session.event", "event": recorded.event})
+    for summary in recorded.utterances:
+        relay.publish(_utterance_message(summary))
+
+
 def _on_event(relay: Relay, event: Event) -> None:
     """Tell pages at once and leave the rows to the recorder, which writes them in arrival order."""
     outcome = downstream_outcome(event)
@@ -346,18 +370,20 @@ def _on_event(relay: Relay, event: Event) -> None:
     req_id = getattr(event, "req_id", "")
     speak_status = event.status if isinstance(event, SpeakStatus) else ""
     drive = relay.drives.get(req_id) if req_id else None
-    # The row is written after pages hear of it, so the message has no id yet.
-    relay.publish({"type": "session.event", "event": {
-        "id": None, "kind": outcome.kind, "message": outcome.message[:1000], "data": outcome.data,
-        "at": timezone.now().isoformat()}})
+    if outcome.kind != SessionEvent.Kind.ERROR:
+        # The avatar's statuses and words are on the round trip: pages hear of them before the row
+        # is written, so the message has no id (pages know them by ReqId). An error is rare and
+        # goes into the session's history, which knows events by id: it is told once written.
+        relay.publish({"type": "session.event", "event": {
+            "id": None, "kind": outcome.kind, "message": outcome.message[:1000], "data": outcome.data,
+            "at": timezone.now().isoformat()}})
     if drive is not None and outcome.to:
         _show_state(relay, drive, outcome.to, outcome.error)
     written = recorder().record(partial(downstream_record, session_pk=relay.session_pk, req_id=req_id,
                                         outcome=outcome, speak_status=speak_status, summaries=drive is None))
-    if drive is None:
-        # Not a drive of this relay (sent before the console restarted, or already over): only the
-        # database knows its utterance's state, so that is told once written.
-        written.add_done_callback(partial(_publish_summaries, relay))
+    # What only the database knows is told once written: an error's id, and the state of an
+    # utterance that is no drive of this relay (sent before the console restarted, or already over).
+    written.add_done_callback(partial(_publish_recorded, relay))
     ends = isinstance(event, DriveFailed) or (isinstance(event, SpeakStatus) and event.status in OVER | {"Error"})
     if ends and req_id:
         relay.drives.pop(req_id, None)

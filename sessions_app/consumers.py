@@ -114,7 +114,7 @@ class SessionConsumer(JsonConsumer):
     @database_sync_to_async
     def _recent_events(self) -> list[dict]:
         session = LiveSession(pk=self.session_pk)
-        recent = selectors.session_events(session=session).order_by("-created_at", "-id")[:RECENT_EVENTS]
+        recent = selectors.session_history(session=session).order_by("-created_at", "-id")[:RECENT_EVENTS]
         return [selectors.event_summary(event) for event in reversed(recent)]
 
     async def disconnect(self, code):

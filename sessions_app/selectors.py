@@ -24,12 +24,54 @@ def sessions_recent(*, limit: int = 20) -> QuerySet[LiveSession]:
     )
 
 
-def session_events(*, session: LiveSession) -> QuerySet[SessionEvent]:
-    return session.events.order_by("created_at", "id")
+# What the avatar says about each utterance belongs to the transcript, where it is shown beside
+# the utterance; the history keeps the session's own course (status changes, notes, errors) readable.
+TRANSCRIPT_KINDS = (SessionEvent.Kind.SPEAK, SessionEvent.Kind.LLM)
+
+
+def session_history(*, session: LiveSession) -> QuerySet[SessionEvent]:
+    return session.events.exclude(kind__in=TRANSCRIPT_KINDS).order_by("created_at", "id")
 
 
 def session_utterances(*, session: LiveSession) -> QuerySet[Utterance]:
     return session.utterances.select_related("created_by").order_by("created_at", "id")
+
+
+# The avatar's speak statuses shown beside an utterance, as the chat box shows them live.
+SPEAK_TRAIL = {"TextStart", "TextOver", "AudioStart", "AudioOver", "Error"}
+
+
+def session_transcript(*, session: LiveSession) -> list[dict]:
+    """The conversation as the chat box showed it, for a page opened later: each utterance with the
+    avatar's speak statuses, the bound bot's answers and the errors, in the order they came.
+
+    Entries: {"kind": "utterance", "utterance", "text", "trail": [statuses]}, {"kind": "bot",
+    "req_id", "text"} and {"kind": "problem", "text"}, each with "at"."""
+    entries: list[dict] = []
+    trails: dict[str, list[str]] = {}
+    for utterance in session_utterances(session=session):
+        trails[utterance.req_id] = []
+        # Audio is 16 kHz 16-bit mono: 32000 bytes a second (chat.js labels it the same way).
+        text = utterance.text or f"(audio, {utterance.audio_bytes / 32000:.1f} s)"
+        entries.append({"kind": "utterance", "utterance": utterance, "text": text,
+                        "trail": trails[utterance.req_id], "at": utterance.created_at})
+    answers: dict[str, dict] = {}
+    events = session.events.filter(kind__in=TRANSCRIPT_KINDS + (SessionEvent.Kind.ERROR,)).order_by("created_at", "id")
+    for event in events:
+        req_id = event.data.get("req_id") or ""
+        if event.kind == SessionEvent.Kind.SPEAK:
+            status = event.data.get("speak_status")
+            if req_id in trails and status in SPEAK_TRAIL:
+                trails[req_id].append(status)
+        elif event.kind == SessionEvent.Kind.LLM:
+            if req_id not in answers:
+                answers[req_id] = {"kind": "bot", "req_id": req_id, "text": "", "at": event.created_at}
+                entries.append(answers[req_id])
+            answers[req_id]["text"] += event.message
+        else:
+            entries.append({"kind": "problem", "text": event.message, "at": event.created_at})
+    # Stable: an utterance stays before the answer and the errors that followed it.
+    return sorted(entries, key=lambda entry: entry["at"])
 
 
 def _iso(value) -> str | None:

@@ -68,8 +68,8 @@ def session_detail(request, pk: int):
     return render(request, "sessions/detail.html", {
         "session": session,
         "summary": selectors.session_summary(session),
-        "events": selectors.session_events(session=session),
-        "utterances": selectors.session_utterances(session=session),
+        "events": selectors.session_history(session=session),
+        "transcript": selectors.session_transcript(session=session),
         "say_form": SayForm(),
         "layout_form": LayoutForm(),
     })

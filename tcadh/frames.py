@@ -221,5 +221,8 @@ def _event(header: dict[str, Any], payload: dict[str, Any]) -> Event:
         final_type = payload.get("FinalType")
         return SpeakStatus(req_id, seq, str(payload.get("SpeakStatus") or ""), None if final_type is None else int(final_type))
     if kind == 4:
-        return LlmText(req_id, seq, str(payload.get("Text") or ""), bool(payload.get("Final", False)))
+        # Text is the question that started the round (PROTOCOL §11.8.3); the answer is what is
+        # displayed, or failing that what is spoken (TextPro may hold SSML tags).
+        answer = payload.get("TextDisplay") or payload.get("TextPro") or ""
+        return LlmText(req_id, seq, str(answer), bool(payload.get("Final", False)))
     return OtherEvent(kind, payload)

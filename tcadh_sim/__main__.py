@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                     "accesstoken": account.accesstoken,
                     "uin": account.uin,
                     "projects": list(account.projects),
+                    "bot_projects": list(account.bot_projects),
                     "assets": list(account.assets),
                 }
             )

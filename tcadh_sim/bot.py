@@ -9,4 +9,5 @@ from .speech import contains_cjk
 def answer_chunks(question: str) -> list[str]:
     if contains_cjk(question):
         return [f"你问的是：「{question}」。", "这是模拟器里的对话机器人给出的固定回答。"]
-    return [f'You asked: "{question}".', "This is the canned answer of the simulated dialogue bot."]
+    # Chunks carry their own spacing, as a streaming model's do: joined as they are, they read right.
+    return [f'You asked: "{question}".', " This is the canned answer of the simulated dialogue bot."]

@@ -91,7 +91,7 @@ def _send_text(store: SessionStore, session: Session, command: Command, *, over_
     use_bot = bool(text) and chat == "" and session.has_bot
     chunks = answer_chunks(text) if use_bot else []
     assert session.speaker is not None
-    session.speaker.text(command.req_id, " ".join(chunks) if use_bot else text, interrupt=interrupt)
+    session.speaker.text(command.req_id, "".join(chunks) if use_bot else text, interrupt=interrupt)
     if text:
         session.last_text_at = now
     if use_bot:

@@ -64,6 +64,9 @@ DEMO_ACCOUNT = Account(
     concurrency=2,
     projects=("5c298a1ba5b34b4a8fb0806fe8fb3e6a",),
     assets=("9f3e1b7c2d4a4e6f8a0b1c2d3e4f5a6b",),
+    # Bound to the dialogue bot, so the chat box's "Use bound bot" can be tried on the embedded
+    # default: ChatCommand "" (or none) gets the bot's answer, "NotUseChat" the text as it is.
+    bot_projects=("5c298a1ba5b34b4a8fb0806fe8fb3e6a",),
 )
 
 

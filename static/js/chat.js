@@ -1,11 +1,11 @@
 // The chat box: text, streamed text, microphone audio and interrupt, sent over the session
-// page's socket; the transcript, connection indicator and download built from what comes back.
+// page's socket, and the connection indicator built from what comes back.
 import { live } from "./session.js";
+import { showProblem } from "./transcript.js";
 
 const box = document.getElementById("chat");
-const transcript = document.getElementById("transcript");
 
-if (box && transcript) setUp();
+if (box) setUp();
 
 function setUp() {
   const form = document.getElementById("chat-form");
@@ -19,7 +19,6 @@ function setUp() {
   const errorEl = document.getElementById("chat-error");
   const connectionEl = document.getElementById("chat-connection");
   const heartbeatEl = document.getElementById("chat-heartbeat");
-  const download = document.getElementById("chat-download");
   const audioDriver = box.dataset.driverType === "3";
   const STREAM_CHUNK = 2000;
   const HOLD_MS = 350; // a press longer than this is push-to-talk; shorter is a toggle click
@@ -27,7 +26,6 @@ function setUp() {
   let socketState = "connecting";
   let relay = { state: null, heartbeat_at: null };
   let sessionStatus = JSON.parse(document.getElementById("session-summary").textContent).status;
-  const botEntries = new Map();
 
   // -- sending ----------------------------------------------------------------------------
 
@@ -74,80 +72,6 @@ function setUp() {
     send({ type: "interrupt" });
   });
 
-  // -- transcript -------------------------------------------------------------------------
-
-  // An utterance is known by its ReqId, from the page's first render to its last speak status.
-  function entryFor(reqId) {
-    let li = transcript.querySelector(`li[data-req="${CSS.escape(reqId)}"]`);
-    if (!li) {
-      li = document.createElement("li");
-      li.dataset.req = reqId;
-      li.innerHTML = '<span class="who"></span> <span class="text"></span> <span class="badge"></span> <span class="speak muted"></span>';
-      transcript.append(li);
-    } else if (!li.querySelector(".speak")) {
-      li.append(" ", Object.assign(document.createElement("span"), { className: "speak muted" }));
-    }
-    return li;
-  }
-
-  function showUtterance(u) {
-    const li = entryFor(u.req_id);
-    li.querySelector(".who").textContent = u.by || "console";
-    const time = u.at ? new Date(u.at).toLocaleTimeString([], { hour12: false }) : "";
-    li.title = time;
-    li.querySelector(".text").textContent = u.text || `(audio, ${(u.audio_bytes / 32000).toFixed(1)} s)`;
-    const badge = li.querySelector(".badge");
-    badge.textContent = u.state;
-    badge.className = `badge state-${u.state}`;
-    if (u.error && u.state === "failed") badge.title = u.error;
-    transcript.scrollTop = transcript.scrollHeight;
-  }
-
-  function showSpeak(data) {
-    if (!data.req_id || !transcript.querySelector(`li[data-req="${CSS.escape(data.req_id)}"]`)) return;
-    const trail = entryFor(data.req_id).querySelector(".speak");
-    const shown = trail.textContent ? trail.textContent.split(" → ") : [];
-    if (["TextStart", "TextOver", "AudioStart", "AudioOver", "Error"].includes(data.speak_status)) {
-      shown.push(data.speak_status);
-      trail.textContent = shown.join(" → ");
-    }
-  }
-
-  function showBot(event) {
-    const req = event.data.req_id;
-    let li = botEntries.get(req);
-    if (!li) {
-      li = document.createElement("li");
-      li.className = "bot";
-      li.innerHTML = '<span class="who">avatar (bot)</span> <span class="text"></span>';
-      botEntries.set(req, li);
-      transcript.append(li);
-    }
-    li.querySelector(".text").textContent += event.message;
-  }
-
-  function showProblem(text) {
-    const li = document.createElement("li");
-    li.className = "problem";
-    li.innerHTML = '<span class="who">console</span> <span class="text"></span>';
-    li.querySelector(".text").textContent = text;
-    transcript.append(li);
-    transcript.scrollTop = transcript.scrollHeight;
-  }
-
-  download.addEventListener("click", () => {
-    const lines = [...transcript.querySelectorAll("li")].map((li) => {
-      const who = li.querySelector(".who")?.textContent ?? "";
-      const text = li.querySelector(".text")?.textContent ?? li.textContent;
-      const state = li.querySelector(".badge")?.textContent;
-      const when = li.title ? `[${li.title}] ` : "";
-      return `${when}${who}: ${text}${state ? ` (${state})` : ""}`;
-    });
-    const blob = new Blob([lines.join("\n") + "\n"], { type: "text/plain;charset=utf-8" });
-    download.href = URL.createObjectURL(blob);
-    download.download = `transcript-${box.dataset.sessionId}.txt`;
-  });
-
   // -- connection indicator ----------------------------------------------------------------
 
   function renderConnection() {
@@ -186,15 +110,9 @@ function setUp() {
 
   document.addEventListener("session-message", (event) => {
     const msg = event.detail;
-    if (msg.type === "utterance") showUtterance(msg);
-    else if (msg.type === "relay") { relay = msg; renderConnection(); }
+    if (msg.type === "relay") { relay = msg; renderConnection(); }
     else if (msg.type === "error") { showError(msg.message); showProblem(msg.message); }
     else if (msg.type === "session") { sessionStatus = msg.session.status; renderControls(); renderConnection(); }
-    else if (msg.type === "event") {
-      if (msg.event.kind === "speak") showSpeak(msg.event.data);
-      else if (msg.event.kind === "llm") showBot(msg.event);
-      else if (msg.event.kind === "error") showProblem(msg.event.message);
-    }
   });
 
   // -- microphone ---------------------------------------------------------------------------

@@ -50,8 +50,12 @@ function tickElapsed() {
   if (preparing) elapsedEl.textContent = `preparing for ${sinceText(summary.created_at)} (usually under ${READY_CEILING_S / 60} min)`;
 }
 
+// The avatar's statuses and words are shown beside each utterance in the transcript (chat.js);
+// the history keeps the session's own course readable. Its events arrive with their ids.
+const TRANSCRIPT_KINDS = new Set(["speak", "llm"]);
+
 function addEvent(event) {
-  if (eventsEl.querySelector(`[data-event="${event.id}"]`)) return;
+  if (TRANSCRIPT_KINDS.has(event.kind) || eventsEl.querySelector(`[data-event="${event.id}"]`)) return;
   const li = document.createElement("li");
   li.dataset.event = event.id;
   li.className = `event kind-${event.kind}`;

@@ -3,6 +3,8 @@ speak statuses back to every tab, Utterance rows kept in step."""
 
 import asyncio
 import base64
+import re
+from html import unescape
 
 import pytest
 from channels.db import database_sync_to_async
@@ -200,18 +202,71 @@ async def test_texts_sent_quickly_are_queued_one_second_apart_not_refused(sim, a
     await tab.disconnect()
 
 
+@database_sync_to_async
+def bot_session(sim, operator, account, **overrides):
+    project = account.projects.get(project_id=sim.demo["bot_projects"][0])
+    return started_session(operator, account, project=project, **overrides)
+
+
 async def test_bound_bot_answer_comes_back_as_llm_events(sim, account, operator):
-    session = await database_sync_to_async(started_session)(operator, account)
+    session = await bot_session(sim, operator, account)
     tab = await open_tab(operator, session)
     await tab.send_json_to({"type": "say", "text": "What can you do?", "use_bot": True})
-    frame = None
-    while frame is None:
-        frames = await sim_frames(sim, session, "SEND_TEXT")
-        frame = frames[0] if frames else None
-        await asyncio.sleep(0.05)
-    assert "ChatCommand" not in frame["data"] or frame["data"]["ChatCommand"] == ""
-    await receive_until(tab, utterance_state("done"))
+    seen = await receive_until(tab, utterance_state("done"))
+    frame = (await sim_frames(sim, session, "SEND_TEXT"))[0]
+    assert frame["data"].get("ChatCommand", "") == ""
+    answer = "".join(m["event"]["message"] for m in seen if m.get("type") == "event" and m["event"]["kind"] == "llm")
+    assert answer == 'You asked: "What can you do?". This is the canned answer of the simulated dialogue bot.'
     await tab.disconnect()
+
+
+def _page_text(html: str, element_id: str) -> str:
+    """The text of one list on a page, one line per entry."""
+    found = re.search(rf'<ol[^>]*id="{element_id}"[^>]*>(.*?)</ol>', html, re.S)
+    assert found, element_id
+    entries = re.findall(r"<li[^>]*>(.*?)</li>", found.group(1), re.S)
+    return "\n".join(" ".join(unescape(re.sub(r"<[^>]+>", " ", entry)).split()) for entry in entries)
+
+
+async def test_a_reload_shows_the_whole_conversation_and_the_history_keeps_to_the_session(
+        sim, account, operator, client):
+    session = await bot_session(sim, operator, account, driver_type=3)
+    tab = await open_tab(operator, session)
+    await tab.send_json_to({"type": "say", "text": "What can you do?", "use_bot": True})
+    await receive_until(tab, speak("TextStart"))
+    # The cloud refuses audio while text is spoken.
+    await tab.send_json_to({"type": "audio", "pcm": pcm_chunks(0.16)[0]})
+    seen = await receive_until(tab, lambda m: m.get("type") == "event" and m["event"]["kind"] == "error")
+    refusal = seen[-1]["event"]
+    # Told once written, so the page's history can know it by its id.
+    assert isinstance(refusal["id"], int) and "text is being spoken" in refusal["message"]
+    assert any(utterance_state("failed", "audio")(m) for m in seen)
+    await receive_until(tab, utterance_state("done", "text"))
+    await utterance((await _texts(session))[0], lambda row: row.state == "done")
+    await speak_events(session, "TextOver")
+
+    await database_sync_to_async(client.force_login)(operator)
+    html = (await database_sync_to_async(client.get)(f"/sessions/{session.pk}/")).content.decode()
+    assert _page_text(html, "transcript").splitlines() == [
+        "olivia What can you do? done TextStart → TextOver",
+        'avatar (bot) You asked: "What can you do?". This is the canned answer of the simulated dialogue bot.',
+        "olivia (audio, 0.2 s) failed",
+        f"console {refusal['message']}",
+    ]
+    history = _page_text(html, "events")
+    assert "started" in history and refusal["message"] in history and "avatar" not in history
+
+    # A page that connects now starts from the same history.
+    second = await open_tab(operator, session)
+    snapshot = (await receive_until(second, lambda m: m.get("type") == "events"))[-1]["events"]
+    assert refusal in snapshot and not [e for e in snapshot if e["kind"] in ("speak", "llm")]
+    await tab.disconnect()
+    await second.disconnect()
+
+
+@database_sync_to_async
+def _texts(session) -> list[str]:
+    return list(Utterance.objects.filter(session=session, kind="text").values_list("req_id", flat=True))
 
 
 async def test_stream_in_clause_mode_with_a_final_packet(sim, account, operator):

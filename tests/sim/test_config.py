@@ -102,8 +102,10 @@ def test_demo_account_json_flag():
         "accesstoken": DEMO_ACCOUNT.accesstoken,
         "uin": DEMO_ACCOUNT.uin,
         "projects": list(DEMO_ACCOUNT.projects),
+        "bot_projects": list(DEMO_ACCOUNT.bot_projects),
         "assets": list(DEMO_ACCOUNT.assets),
     }
+    assert data["bot_projects"] == data["projects"]
 
 
 def test_bad_config_exits_with_message(tmp_path):

@@ -251,7 +251,8 @@ def test_http_command_drives_speech(client, srv):
     session_id = client.create()
     assert client.code("command", SessionId=session_id, Command="SEND_TEXT", Data={"Text": "hi"}) == 110016
     client.ok("startsession", SessionId=session_id)
-    client.ok("command", SessionId=session_id, Command="SEND_TEXT", Data={"Text": "hello there"})
+    client.ok("command", SessionId=session_id, Command="SEND_TEXT",
+              Data={"Text": "hello there", "ChatCommand": "NotUseChat"})
     eventually(lambda: ("say", (session_id, "hello there", pytest.approx(0.11))) in srv.hub.calls)
     assert client.code("command", SessionId=session_id, Command="SEND_TEXT", Data={"Text": "again"}) == 100012
     time.sleep(0.35)

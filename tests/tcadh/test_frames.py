@@ -150,9 +150,12 @@ def test_parse_speak_status():
     assert parse_event(_down({"Type": 3, "ReqId": "q", "SpeakStatus": "TextStart"})) == SpeakStatus("q", 0, "TextStart", None)
 
 
-def test_parse_llm_text():
-    event = parse_event(_down({"Type": 4, "ReqId": "q", "Seq": 3, "Text": "答案", "Final": True}))
+def test_parse_llm_text_is_the_answer_not_the_question():
+    event = parse_event(_down({"Type": 4, "ReqId": "q", "Seq": 3, "Text": "问题", "TextPro": "<speak>答案</speak>",
+                               "TextDisplay": "答案", "Final": True}))
     assert event == LlmText("q", 3, "答案", True)
+    spoken_only = parse_event(_down({"Type": 4, "ReqId": "q", "Seq": 1, "Text": "问题", "TextPro": "答"}))
+    assert spoken_only == LlmText("q", 1, "答", False)
 
 
 def test_parse_failures():

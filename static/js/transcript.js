@@ -1,0 +1,99 @@
+// The session's transcript, for everyone watching: who said what when, the avatar's state and
+// speak statuses per utterance, the bound bot's answers and errors. The page renders what was
+// saved; this keeps it growing from the session socket and offers it as a text file.
+
+const transcript = document.getElementById("transcript");
+const download = document.getElementById("transcript-download");
+const SPEAK_TRAIL = new Set(["TextStart", "TextOver", "AudioStart", "AudioOver", "Error"]);
+
+const clock = (at) => new Date(at).toLocaleTimeString([], { hour12: false });
+
+function follow() {
+  transcript.scrollTop = transcript.scrollHeight;
+}
+
+// An utterance is known by its ReqId, from the page's first render to its last speak status.
+function entryFor(reqId) {
+  let li = transcript.querySelector(`li[data-req="${CSS.escape(reqId)}"]`);
+  if (!li) {
+    li = document.createElement("li");
+    li.dataset.req = reqId;
+    li.innerHTML = '<span class="who"></span> <span class="text"></span> <span class="badge"></span> <span class="speak muted"></span>';
+    transcript.append(li);
+  }
+  return li;
+}
+
+function showUtterance(u) {
+  const li = entryFor(u.req_id);
+  li.querySelector(".who").textContent = u.by || "console";
+  li.title = u.at ? clock(u.at) : "";
+  // Audio is 16 kHz 16-bit mono: 32000 bytes a second.
+  li.querySelector(".text").textContent = u.text || `(audio, ${(u.audio_bytes / 32000).toFixed(1)} s)`;
+  const badge = li.querySelector(".badge");
+  badge.textContent = u.state;
+  badge.className = `badge state-${u.state}`;
+  badge.title = u.state === "failed" ? u.error : "";
+  follow();
+}
+
+function showSpeak(data) {
+  if (!data.req_id || !SPEAK_TRAIL.has(data.speak_status)) return;
+  const li = transcript.querySelector(`li[data-req="${CSS.escape(data.req_id)}"]`);
+  if (!li) return;
+  const trail = li.querySelector(".speak");
+  trail.textContent = trail.textContent ? `${trail.textContent} → ${data.speak_status}` : data.speak_status;
+}
+
+// The bot's answer to an utterance grows piece by piece; after a reload it is already listed.
+function showBot(event) {
+  const req = event.data.req_id;
+  let li = transcript.querySelector(`li.bot[data-bot="${CSS.escape(req)}"]`);
+  if (!li) {
+    li = document.createElement("li");
+    li.className = "bot";
+    li.dataset.bot = req;
+    li.title = clock(event.at);
+    li.innerHTML = '<span class="who">avatar (bot)</span> <span class="text"></span>';
+    transcript.append(li);
+  }
+  li.querySelector(".text").textContent += event.message;
+  follow();
+}
+
+export function showProblem(text) {
+  if (!transcript) return;
+  const li = document.createElement("li");
+  li.className = "problem";
+  li.title = clock(Date.now());
+  li.innerHTML = '<span class="who">console</span> <span class="text"></span>';
+  li.querySelector(".text").textContent = text;
+  transcript.append(li);
+  follow();
+}
+
+function asText() {
+  const lines = [...transcript.querySelectorAll("li")].map((li) => {
+    const who = li.querySelector(".who")?.textContent ?? "";
+    const text = li.querySelector(".text")?.textContent ?? li.textContent;
+    const state = li.querySelector(".badge")?.textContent;
+    const when = li.title ? `[${li.title}] ` : "";
+    return `${when}${who}: ${text}${state ? ` (${state})` : ""}`;
+  });
+  return lines.join("\n") + "\n";
+}
+
+if (transcript) {
+  download.addEventListener("click", () => {
+    download.href = URL.createObjectURL(new Blob([asText()], { type: "text/plain;charset=utf-8" }));
+    download.download = `transcript-${transcript.dataset.sessionId}.txt`;
+  });
+
+  document.addEventListener("session-message", (event) => {
+    const msg = event.detail;
+    if (msg.type === "utterance") showUtterance(msg);
+    else if (msg.type === "event" && msg.event.kind === "speak") showSpeak(msg.event.data);
+    else if (msg.type === "event" && msg.event.kind === "llm") showBot(msg.event);
+    else if (msg.type === "event" && msg.event.kind === "error") showProblem(msg.event.message);
+  });
+}

@@ -9,10 +9,9 @@ from .models import Account, Asset, Project
 
 @transaction.atomic
 def account_register(*, name: str, base_url: str, appkey: str, accesstoken: str, uin: str = "",
-                     projects: list[str] = (), assets: list[str] = (), bot_projects: list[str] = (),
+                     projects: list[str] = (), assets: list[str] = (),
                      concurrency_limit: int | None = None) -> Account:
-    """Create or refresh an account and its projects and assets (idempotent). Projects known to be
-    bound to a dialogue bot say so in their name, for the chat box's "Use bound bot"."""
+    """Create or refresh an account and its projects and assets (idempotent)."""
     account = Account.objects.filter(appkey=appkey).first() or Account(appkey=appkey)
     account.name = name
     account.base_url = base_url
@@ -21,9 +20,8 @@ def account_register(*, name: str, base_url: str, appkey: str, accesstoken: str,
     account.set_accesstoken(accesstoken)
     account.save()
     for index, project_id in enumerate(projects, start=1):
-        bot = ", dialogue bot" if project_id in bot_projects else ""
         Project.objects.get_or_create(account=account, project_id=project_id,
-                                      defaults={"name": f"Project {index} ({project_id[:6]}{bot})"})
+                                      defaults={"name": f"Project {index} ({project_id[:6]})"})
     for index, asset_key in enumerate(assets, start=1):
         Asset.objects.get_or_create(account=account, asset_key=asset_key,
                                     defaults={"name": f"Avatar {index} ({asset_key[:6]})"})

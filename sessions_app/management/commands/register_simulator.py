@@ -24,7 +24,7 @@ class Command(BaseCommand):
         demo = json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
         account = account_register(
             name=DEMO_ACCOUNT_NAME, base_url=url, appkey=demo["appkey"], accesstoken=demo["accesstoken"],
-            uin=demo["uin"], projects=demo["projects"], assets=demo["assets"], bot_projects=demo["bot_projects"],
+            uin=demo["uin"], projects=demo["projects"], assets=demo["assets"],
             concurrency_limit=demo.get("concurrency"),
         )
         self.stdout.write(f"Registered {account.name} at {url}")

@@ -1,6 +1,7 @@
 // The chat box: text, streamed text, microphone audio and interrupt, sent over the session
 // page's socket, and the connection indicator built from what comes back.
 import { live } from "./session.js";
+import { Microphone } from "./microphone.js";
 import { showProblem } from "./transcript.js";
 
 const box = document.getElementById("chat");
@@ -68,7 +69,7 @@ function setUp() {
   });
 
   interruptButton.addEventListener("click", () => {
-    if (mic.active) mic.stop();
+    micStop();
     send({ type: "interrupt" });
   });
 
@@ -99,7 +100,7 @@ function setUp() {
       micHelp.textContent = drivable
         ? "Hold to talk, or click once to start and again to stop."
         : "The microphone works once the session is started.";
-      if (!drivable && mic.active) mic.stop();
+      if (!drivable) micStop();
     }
   }
 
@@ -117,96 +118,31 @@ function setUp() {
 
   // -- microphone ---------------------------------------------------------------------------
 
-  const mic = {
-    active: false,
-    sentAny: false,
-    stream: null,
-    context: null,
-    node: null,
+  const mic = new Microphone({
+    onPacket: (pcm, final) => send(final ? { type: "audio", pcm, final: true } : { type: "audio", pcm }),
+    onLevel: (level) => { meter.value = level; },
+  });
 
-    async start() {
-      if (this.active) return;
-      showError("");
-      if (!navigator.mediaDevices?.getUserMedia) {
-        showError("This page cannot use a microphone here (it needs HTTPS or localhost).");
-        return;
-      }
-      this.active = true;
-      this.sentAny = false;
-      setMicUi(true);
-      try {
-        this.stream = await navigator.mediaDevices.getUserMedia({
-          audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true },
-        });
-      } catch (err) {
-        this.active = false;
-        setMicUi(false);
-        showError(micProblem(err));
-        return;
-      }
-      this.context = new AudioContext();
-      await this.context.audioWorklet.addModule(new URL("./pcm-worklet.js", import.meta.url));
-      const source = this.context.createMediaStreamSource(this.stream);
-      this.node = new AudioWorkletNode(this.context, "pcm-capture", {
-        processorOptions: { targetRate: 16000, packetBytes: 5120 },
-      });
-      this.node.port.onmessage = ({ data }) => {
-        if (data.level !== undefined) meter.value = data.level;
-        if (data.pcm) {
-          const pcm = toBase64(data.pcm);
-          if (data.final) {
-            // A press too short to fill one packet sent nothing: there is nothing to finish.
-            if (pcm || this.sentAny) send({ type: "audio", pcm, final: true });
-            this.release();
-          } else if (pcm) {
-            this.sentAny = send({ type: "audio", pcm }) || this.sentAny;
-          }
-        }
-      };
-      // A silent route to the output keeps the worklet running without playing the voice back.
-      const mute = this.context.createGain();
-      mute.gain.value = 0;
-      source.connect(this.node).connect(mute).connect(this.context.destination);
-      if (!this.active) this.stop();
-    },
-
-    stop() {
-      if (!this.active) return;
-      this.active = false;
-      setMicUi(false);
-      if (this.node) this.node.port.postMessage({ flush: true });
-      else this.release();
-    },
-
-    release() {
-      this.stream?.getTracks().forEach((track) => track.stop());
-      this.context?.close();
-      this.stream = this.context = this.node = null;
-      meter.value = 0;
-    },
-  };
-
-  function micProblem(err) {
-    if (err?.name === "NotAllowedError" || err?.name === "SecurityError") {
-      return "Microphone permission was denied. Allow the microphone for this site in the browser and try again.";
+  async function micStart() {
+    if (mic.active) return;
+    showError("");
+    setMicUi(true);
+    try {
+      await mic.start();
+    } catch (err) {
+      showError(err.message);
     }
-    if (err?.name === "NotFoundError" || err?.name === "OverconstrainedError") {
-      return "No microphone was found. Connect one and try again.";
-    }
-    if (err?.name === "NotReadableError") return "The microphone is in use by another program or could not be opened.";
-    return `The microphone could not be opened: ${err?.message ?? err}`;
+    setMicUi(mic.active);
+  }
+
+  function micStop() {
+    mic.stop();
+    setMicUi(false);
   }
 
   function setMicUi(on) {
     micButton.setAttribute("aria-pressed", String(on));
     micButton.classList.toggle("recording", on);
-  }
-
-  function toBase64(buffer) {
-    const bytes = new Uint8Array(buffer);
-    let binary = "";
-    for (let i = 0; i < bytes.length; i += 0x2000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x2000));
-    return btoa(binary);
   }
 
   let pressedAt = 0;
@@ -215,22 +151,22 @@ function setUp() {
     if (micButton.disabled || event.button !== 0) return;
     pressedAt = performance.now();
     startedByPress = !mic.active;
-    if (startedByPress) mic.start();
+    if (startedByPress) micStart();
   });
   micButton.addEventListener("pointerup", () => {
     if (!pressedAt) return;
     const held = performance.now() - pressedAt;
     pressedAt = 0;
     // A long press was push-to-talk; a short click toggles (starts, or stops a running one).
-    if (held >= HOLD_MS || !startedByPress) mic.stop();
+    if (held >= HOLD_MS || !startedByPress) micStop();
   });
   micButton.addEventListener("pointerleave", () => {
-    if (pressedAt && performance.now() - pressedAt >= HOLD_MS) { pressedAt = 0; mic.stop(); }
+    if (pressedAt && performance.now() - pressedAt >= HOLD_MS) { pressedAt = 0; micStop(); }
   });
   micButton.addEventListener("keydown", (event) => {
     if (event.key === " " || event.key === "Enter") {
       event.preventDefault();
-      if (mic.active) mic.stop(); else mic.start();
+      if (mic.active) micStop(); else micStart();
     }
   });
 

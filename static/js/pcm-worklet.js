@@ -1,4 +1,4 @@
-// Microphone capture for the chat box: mono input at the context's rate → 16 kHz signed 16-bit
+// Microphone capture (microphone.js): mono input at the context's rate → 16 kHz signed 16-bit
 // little-endian PCM, posted in packets of `packetBytes` (160 ms = 5120 bytes) as soon as each is
 // full, plus a level (RMS, 0..1) about every 50 ms for the meter. {flush: true} posts what is left.
 class PcmCapture extends AudioWorkletProcessor {

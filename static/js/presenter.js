@@ -1,6 +1,7 @@
 // The presenter view: step through a script's cues on one session, from the keyboard or a clicker.
 import { connectLive, escapeText } from "./live.js";
 import { spokenText } from "./audience.js";
+import { Microphone } from "./microphone.js";
 
 const stage = JSON.parse(document.getElementById("stage").textContent);
 const script = JSON.parse(document.getElementById("script-data").textContent);
@@ -138,6 +139,9 @@ function previous() { if (current > 0) go(current - 1, { speak: false }); }
 
 function interrupt() {
   cancelPause();
+  // Interrupting ends the audio being spoken too: the microphone is let go with it.
+  microphone.stop();
+  renderMic();
   live.send({ type: "interrupt" });
 }
 
@@ -153,67 +157,31 @@ function showUtterance(utterance) {
   transcriptEl.scrollTop = transcriptEl.scrollHeight;
 }
 
-// -- microphone: 16 kHz mono s16le in 160 ms chunks, as the audio command expects -------------
+// -- microphone ----------------------------------------------------------------------------------
 
-const CHUNK_SAMPLES = 2560;
+const microphone = new Microphone({
+  onPacket: (pcm, final) => live.send(final ? { type: "audio", pcm, final: true } : { type: "audio", pcm }),
+});
 
-function base64Of(samples) {
-  const bytes = new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x2000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x2000));
-  return btoa(binary);
+function renderMic() {
+  micButton.setAttribute("aria-pressed", String(microphone.active));
+  micButton.classList.toggle("on", microphone.active);
 }
-
-class Microphone {
-  async start() {
-    this.stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true } });
-    this.context = new AudioContext({ sampleRate: 16000 });
-    this.pending = new Int16Array(CHUNK_SAMPLES);
-    this.filled = 0;
-    const source = this.context.createMediaStreamSource(this.stream);
-    this.node = this.context.createScriptProcessor(4096, 1, 1);
-    this.node.onaudioprocess = (event) => this.take(event.inputBuffer.getChannelData(0));
-    source.connect(this.node);
-    this.node.connect(this.context.destination);
-  }
-
-  take(floats) {
-    for (const value of floats) {
-      this.pending[this.filled++] = Math.max(-1, Math.min(1, value)) * 0x7fff;
-      if (this.filled === CHUNK_SAMPLES) {
-        live.send({ type: "audio", pcm: base64Of(this.pending), final: false });
-        this.filled = 0;
-      }
-    }
-  }
-
-  stop() {
-    this.node.disconnect();
-    this.stream.getTracks().forEach((track) => track.stop());
-    this.context.close();
-    const rest = this.pending.subarray(0, this.filled);
-    live.send({ type: "audio", pcm: rest.length ? base64Of(rest) : "", final: true });
-  }
-}
-
-let microphone = null;
 
 async function toggleMic() {
   if (micButton.disabled) return;
-  if (microphone) {
+  if (microphone.active) {
     microphone.stop();
-    microphone = null;
   } else {
-    const candidate = new Microphone();
+    const starting = microphone.start();
+    renderMic();
     try {
-      await candidate.start();
-      microphone = candidate;
+      await starting;
     } catch (error) {
-      showError(`The microphone could not start: ${error.message}`);
+      showError(error.message);
     }
   }
-  micButton.setAttribute("aria-pressed", String(Boolean(microphone)));
-  micButton.classList.toggle("on", Boolean(microphone));
+  renderMic();
 }
 
 // -- clock and idle timer ------------------------------------------------------------------------

@@ -4,14 +4,17 @@ Runs in its own pytest invocation (see the Makefile): Playwright's sync API and 
 do not share one process well.
 """
 
+import base64
 import os
 import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.browser_support import browser, log_in_at, page, screenshot  # noqa: F401  (fixtures and helpers)
 from tests.conftest import ROOT, free_port, wait_for_port
@@ -71,3 +74,29 @@ def console(tmp_path_factory):
 
 def log_in(page, console, username: str = "admin", password: str | None = None) -> None:
     log_in_at(page, console.url, username, password or console.password)
+
+
+# -- what the simulator received -------------------------------------------------------------
+
+PACKET_BASE64_CHARS = len(base64.b64encode(b"\0" * 5120))
+
+
+def sim_frames(console, session_id: str, command: str) -> list[dict]:
+    response = requests.get(f"{console.sim_url}/_sim/sessions/{session_id}", timeout=5)
+    response.raise_for_status()
+    return [f for f in response.json()["frames"] if f["command"] == command]
+
+
+def wait_for_final_audio(console, session_id: str, timeout: float = 15.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frames = sim_frames(console, session_id, "SEND_AUDIO")
+        if frames and frames[-1]["data"]["IsFinal"]:
+            return frames
+        time.sleep(0.2)
+    raise AssertionError(f"no final audio packet reached the simulator: {sim_frames(console, session_id, 'SEND_AUDIO')}")
+
+
+def base64_chars(frame: dict) -> int:
+    # The simulator reports Audio as "<N base64 chars>".
+    return int(frame["data"]["Audio"].strip("<>").split()[0])

@@ -1,40 +1,27 @@
 """The chat box in a real browser: Chromium's fake microphone held for 2 s reaches the simulator as
 well-formed, real-time-paced SEND_AUDIO packets; a typed sentence shows its speaking states."""
 
-import base64
 import statistics
-import time
 
-import requests
 from playwright.sync_api import expect
 
-from .conftest import log_in, screenshot
+from .conftest import PACKET_BASE64_CHARS, base64_chars, log_in, screenshot, sim_frames, wait_for_final_audio
 
-PACKET_BASE64_CHARS = len(base64.b64encode(b"\0" * 5120))
-
-
-def sim_frames(console, session_id: str, command: str) -> list[dict]:
-    response = requests.get(f"{console.sim_url}/_sim/sessions/{session_id}", timeout=5)
-    response.raise_for_status()
-    return [f for f in response.json()["frames"] if f["command"] == command]
-
-
-def wait_for_final_audio(console, session_id: str, timeout: float = 15.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        frames = sim_frames(console, session_id, "SEND_AUDIO")
-        if frames and frames[-1]["data"]["IsFinal"]:
-            return frames
-        time.sleep(0.2)
-    raise AssertionError(f"no final audio packet reached the simulator: {sim_frames(console, session_id, 'SEND_AUDIO')}")
+# The browser asks for permission before it opens the microphone; here it takes a second to answer.
+SLOW_PERMISSION_JS = """(() => {
+  const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  window.openedTracks = [];
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const stream = await open(constraints);
+    window.openedTracks.push(...stream.getTracks());
+    return stream;
+  };
+})();"""
 
 
-def base64_chars(frame: dict) -> int:
-    # The simulator reports Audio as "<N base64 chars>".
-    return int(frame["data"]["Audio"].strip("<>").split()[0])
-
-
-def test_hold_the_microphone_then_type_a_sentence(console, page):
+def new_audio_session(page, console) -> str:
+    """A started driver type 3 session, its page open and its avatar link up; its cloud session id."""
     log_in(page, console)
     page.get_by_role("link", name="New session").first.click()
     page.get_by_label("Project").select_option(index=1)
@@ -43,14 +30,27 @@ def test_hold_the_microphone_then_type_a_sentence(console, page):
     page.get_by_role("button", name="Create session").click()
     expect(page.locator("#session-status")).to_have_text("started", timeout=30_000)
     expect(page.locator("#chat-connection")).to_have_text("connected", timeout=15_000)
-    session_id = page.locator("#chat").get_attribute("data-session-id")
+    return page.locator("#chat").get_attribute("data-session-id")
 
-    microphone = page.get_by_role("button", name="Microphone")
-    expect(microphone).to_be_enabled()
-    microphone.scroll_into_view_if_needed()
-    box = microphone.bounding_box()
+
+def press(page, button) -> None:
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
+
+
+def close_session(page) -> None:
+    # The console is shared by the browser tests and the demo account allows two live sessions.
+    page.get_by_role("button", name="Close session").click()
+    expect(page.locator("#session-status")).to_have_text("closed", timeout=15_000)
+
+
+def test_hold_the_microphone_then_type_a_sentence(console, page):
+    session_id = new_audio_session(page, console)
+    microphone = page.get_by_role("button", name="Microphone")
+    expect(microphone).to_be_enabled()
+    press(page, microphone)
     expect(microphone).to_have_attribute("aria-pressed", "true")
     page.wait_for_timeout(2000)
     page.mouse.up()
@@ -94,7 +94,21 @@ def test_hold_the_microphone_then_type_a_sentence(console, page):
     text = download.value.path().read_text()
     assert "Hello from the chat box. (done)" in text
 
-    # The console is shared by the browser tests and the demo account allows two live sessions.
-    page.get_by_role("button", name="Close session").click()
-    expect(page.locator("#session-status")).to_have_text("closed", timeout=15_000)
+    close_session(page)
     expect(page.locator("#chat-connection")).to_have_text("closed", timeout=15_000)
+
+
+def test_released_before_the_permission_came_the_microphone_is_let_go(console, page):
+    page.add_init_script(script=SLOW_PERMISSION_JS)
+    session_id = new_audio_session(page, console)
+    microphone = page.get_by_role("button", name="Microphone")
+    press(page, microphone)
+    page.wait_for_timeout(500)
+    page.mouse.up()
+    expect(microphone).to_have_attribute("aria-pressed", "false")
+    page.wait_for_function("() => window.openedTracks.length > 0")
+    page.wait_for_function("() => window.openedTracks.every((track) => track.readyState === 'ended')")
+    page.wait_for_timeout(1000)
+    expect(microphone).to_have_attribute("aria-pressed", "false")
+    assert sim_frames(console, session_id, "SEND_AUDIO") == []
+    close_session(page)

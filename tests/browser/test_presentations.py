@@ -5,7 +5,7 @@ import re
 import requests
 from playwright.sync_api import expect
 
-from .conftest import log_in, screenshot
+from .conftest import PACKET_BASE64_CHARS, base64_chars, log_in, screenshot, wait_for_final_audio
 
 CUES = ["Welcome to the demo of our digital human.",
         "It speaks each cue when the presenter presses Space.",
@@ -41,10 +41,11 @@ def import_script(page, console, name: str, text: str) -> int:
     return int(re.search(r"/scripts/(\d+)/", page.url).group(1))
 
 
-def start_session(page, console) -> str:
+def start_session(page, console, driver_type: str = "1") -> str:
     page.goto(f"{console.url}/sessions/new/")
     page.get_by_label("Project").select_option(index=1)
     page.get_by_label("Protocol").select_option("rtmp")
+    page.get_by_label("Driver type").select_option(driver_type)
     page.get_by_role("button", name="Create session").click()
     expect(page.get_by_role("status")).to_have_text("started", timeout=30_000)
     return page.url
@@ -91,6 +92,39 @@ def test_presenter_drives_the_audience_view(console, page):
     spoken = page.get_by_role("log", name="Transcript").locator("li .text").all_inner_texts()
     assert [re.sub(r"<[^>]+>", "", text) for text in spoken] == CUES
     audience.close()
+
+
+def test_the_presenter_speaks_through_the_microphone(console, page):
+    log_in(page, console)
+    import_script(page, console, "Questions", "Any questions?\n")
+    session_url = start_session(page, console, driver_type="3")
+    session_id = page.locator("#chat").get_attribute("data-session-id")
+    page.get_by_role("link", name="Present").click()
+    page.get_by_role("link", name="Questions").click()
+    microphone = page.get_by_role("button", name="Microphone")
+    expect(microphone).to_be_enabled()
+    # The cues are drawn by the page's script, after it listens to the keyboard.
+    expect(page.get_by_role("button", name="Speak cue 1: Any questions?")).to_be_visible()
+
+    page.keyboard.press("m")
+    expect(microphone).to_have_attribute("aria-pressed", "true")
+    page.wait_for_timeout(1500)
+    page.keyboard.press("m")
+    expect(microphone).to_have_attribute("aria-pressed", "false")
+
+    frames = wait_for_final_audio(console, session_id)
+    data, final = frames[:-1], frames[-1]
+    assert len(data) >= 5, f"only {len(data)} packets for 1.5 s"
+    assert all(f["code"] == 0 for f in frames) and len({f["req_id"] for f in frames}) == 1
+    assert all(base64_chars(f) == PACKET_BASE64_CHARS for f in data[:-1])
+    assert final["data"]["IsFinal"]
+    entry = page.get_by_role("log", name="Transcript").locator("li", has_text="(microphone)")
+    expect(entry).to_contain_text("done", timeout=15_000)
+
+    # The demo account allows two live sessions, and the browser tests share one console.
+    page.goto(session_url)
+    page.get_by_role("button", name="Close session").click()
+    expect(page.locator("#session-status")).to_have_text("closed", timeout=15_000)
 
 
 def test_kiosk_runs_its_own_session_and_recovers(console, page):

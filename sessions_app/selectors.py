@@ -56,8 +56,8 @@ def session_transcript(*, session: LiveSession) -> list[dict]:
         entries.append({"kind": "utterance", "utterance": utterance, "text": text,
                         "trail": trails[utterance.req_id], "at": utterance.created_at})
     answers: dict[str, dict] = {}
-    events = session.events.filter(kind__in=TRANSCRIPT_KINDS + (SessionEvent.Kind.ERROR,)).order_by("created_at", "id")
-    for event in events:
+    events = session.events.filter(kind__in=TRANSCRIPT_KINDS + (SessionEvent.Kind.ERROR,))
+    for event in events.order_by("created_at", "id"):
         req_id = event.data.get("req_id") or ""
         if event.kind == SessionEvent.Kind.SPEAK:
             status = event.data.get("speak_status")

@@ -50,7 +50,7 @@ function tickElapsed() {
   if (preparing) elapsedEl.textContent = `preparing for ${sinceText(summary.created_at)} (usually under ${READY_CEILING_S / 60} min)`;
 }
 
-// The avatar's statuses and words are shown beside each utterance in the transcript (chat.js);
+// The avatar's statuses and words are shown beside each utterance in the transcript (transcript.js);
 // the history keeps the session's own course readable. Its events arrive with their ids.
 const TRANSCRIPT_KINDS = new Set(["speak", "llm"]);
 

@@ -1,6 +1,6 @@
 // The chat box: text, streamed text, microphone audio and interrupt, sent over the session
 // page's socket, and the connection indicator built from what comes back.
-import { live } from "./session.js";
+import { send as sendToConsole } from "./session.js";
 import { Microphone } from "./microphone.js";
 import { showProblem } from "./transcript.js";
 
@@ -31,7 +31,7 @@ function setUp() {
   // -- sending ----------------------------------------------------------------------------
 
   function send(obj) {
-    if (!live.send(obj)) { showError("Not connected to the console; the message was not sent."); return false; }
+    if (!sendToConsole(obj)) { showError("Not connected to the console; the message was not sent."); return false; }
     return true;
   }
 

@@ -65,7 +65,7 @@ function addEvent(event) {
   eventsEl.scrollTop = eventsEl.scrollHeight;
 }
 
-export const live = connectLive(root.dataset.wsPath, {
+const handlers = {
   onMessage(msg) {
     if (msg.type === "session") {
       const changed = msg.session.status !== summary.status;
@@ -84,7 +84,18 @@ export const live = connectLive(root.dataset.wsPath, {
     // Catch up with anything missed while disconnected.
     if (state === "connected") refreshPlayer();
   },
-});
+};
+
+// The page's other modules (the transcript, the chat box) listen for what the socket says; it
+// opens once they all run (deferred module scripts run before DOMContentLoaded), so none of them
+// misses its first messages, whichever module the browser had to fetch last.
+let live = null;
+document.addEventListener("DOMContentLoaded", () => { live = connectLive(root.dataset.wsPath, handlers); });
+
+// Send a command over the session's socket; false when it is not connected.
+export function send(message) {
+  return live !== null && live.send(message);
+}
 
 render();
 setInterval(tickElapsed, 1000);

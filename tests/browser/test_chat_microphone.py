@@ -1,7 +1,9 @@
 """The chat box in a real browser: Chromium's fake microphone held for 2 s reaches the simulator as
 well-formed, real-time-paced SEND_AUDIO packets; a typed sentence shows its speaking states."""
 
+import re
 import statistics
+import time
 
 from playwright.sync_api import expect
 
@@ -111,4 +113,16 @@ def test_released_before_the_permission_came_the_microphone_is_let_go(console, p
     page.wait_for_timeout(1000)
     expect(microphone).to_have_attribute("aria-pressed", "false")
     assert sim_frames(console, session_id, "SEND_AUDIO") == []
+    close_session(page)
+
+
+def test_the_chat_box_hears_the_socket_even_when_its_script_comes_last(console, page):
+    """The page's modules arrive in any order; the chat box must not miss the socket opening."""
+    def late(route):
+        time.sleep(1.0)
+        route.continue_()
+
+    page.route(re.compile(r"/js/microphone\.js"), late)
+    new_audio_session(page, console)  # waits for the chat box to show the avatar link connected
+    expect(page.get_by_role("list", name="Session history")).to_contain_text("started")
     close_session(page)

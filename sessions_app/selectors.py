@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
 from .models import LiveSession, SessionEvent, Utterance
 
@@ -41,22 +42,29 @@ def session_utterances(*, session: LiveSession) -> QuerySet[Utterance]:
 SPEAK_TRAIL = {"TextStart", "TextOver", "AudioStart", "AudioOver", "Error"}
 
 
-def session_transcript(*, session: LiveSession) -> list[dict]:
+def session_transcript(*, session: LiveSession, last: int | None = None) -> list[dict]:
     """The conversation as the chat box showed it, for a page opened later: each utterance with the
-    avatar's speak statuses, the bound bot's answers and the errors, in the order they came.
+    avatar's speak statuses, the bound bot's answers and the errors, in the order they came; with
+    `last`, from the last that many utterances on.
 
     Entries: {"kind": "utterance", "utterance", "text", "trail": [statuses]}, {"kind": "bot",
     "req_id", "text"} and {"kind": "problem", "text"}, each with "at"."""
+    utterances = session_utterances(session=session)
+    if last is not None:
+        utterances = list(utterances.reverse()[:last])[::-1]
     entries: list[dict] = []
     trails: dict[str, list[str]] = {}
-    for utterance in session_utterances(session=session):
+    for utterance in utterances:
         trails[utterance.req_id] = []
-        # Audio is 16 kHz 16-bit mono: 32000 bytes a second (chat.js labels it the same way).
+        # Audio is 16 kHz 16-bit mono: 32000 bytes a second (transcript.js labels it the same way).
         text = utterance.text or f"(audio, {utterance.audio_bytes / 32000:.1f} s)"
         entries.append({"kind": "utterance", "utterance": utterance, "text": text,
                         "trail": trails[utterance.req_id], "at": utterance.created_at})
-    answers: dict[str, dict] = {}
     events = session.events.filter(kind__in=TRANSCRIPT_KINDS + (SessionEvent.Kind.ERROR,))
+    if last is not None and entries:
+        # What the avatar said about an utterance is written after it.
+        events = events.filter(created_at__gte=entries[0]["at"])
+    answers: dict[str, dict] = {}
     for event in events.order_by("created_at", "id"):
         req_id = event.data.get("req_id") or ""
         if event.kind == SessionEvent.Kind.SPEAK:
@@ -72,6 +80,23 @@ def session_transcript(*, session: LiveSession) -> list[dict]:
             entries.append({"kind": "problem", "text": event.message, "at": event.created_at})
     # Stable: an utterance stays before the answer and the errors that followed it.
     return sorted(entries, key=lambda entry: entry["at"])
+
+
+def transcript_text(entries: list[dict]) -> str:
+    """The transcript as a text file: one line per entry, "[when] who: text (state)"."""
+    lines = []
+    for entry in entries:
+        when = timezone.localtime(entry["at"]).strftime("%Y-%m-%d %H:%M:%S")
+        if entry["kind"] == "utterance":
+            utterance = entry["utterance"]
+            who = utterance.created_by.get_username() if utterance.created_by else "console"
+            trail = f" [{' → '.join(entry['trail'])}]" if entry["trail"] else ""
+            lines.append(f"[{when}] {who}: {entry['text']} ({utterance.state}){trail}")
+        elif entry["kind"] == "bot":
+            lines.append(f"[{when}] avatar (bot): {entry['text']}")
+        else:
+            lines.append(f"[{when}] console: {entry['text']}")
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _iso(value) -> str | None:

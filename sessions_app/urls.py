@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("sessions/new/", views.session_new, name="session_new"),
     path("sessions/<int:pk>/", views.session_detail, name="session_detail"),
+    path("sessions/<int:pk>/transcript.txt", views.session_transcript, name="session_transcript"),
     path("sessions/<int:pk>/start/", views.session_start, name="session_start"),
     path("sessions/<int:pk>/close/", views.session_close, name="session_close"),
     path("sessions/<int:pk>/say/", views.session_say, name="session_say"),

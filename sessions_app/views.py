@@ -5,7 +5,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -60,6 +60,10 @@ def session_new(request):
     return render(request, "sessions/new.html", {"form": form})
 
 
+# The page shows the end of a long conversation (an all-day kiosk session); the download has all of it.
+TRANSCRIPT_ON_PAGE = 300
+
+
 @require_GET
 @viewer_required
 def session_detail(request, pk: int):
@@ -69,10 +73,22 @@ def session_detail(request, pk: int):
         "session": session,
         "summary": selectors.session_summary(session),
         "events": selectors.session_history(session=session),
-        "transcript": selectors.session_transcript(session=session),
+        "transcript": selectors.session_transcript(session=session, last=TRANSCRIPT_ON_PAGE),
+        "earlier_utterances": max(0, session.utterances.count() - TRANSCRIPT_ON_PAGE),
         "say_form": SayForm(),
         "layout_form": LayoutForm(),
     })
+
+
+@require_GET
+@viewer_required
+def session_transcript(request, pk: int):
+    """The whole conversation as a text file."""
+    session = get_object_or_404(LiveSession, pk=pk)
+    text = selectors.transcript_text(selectors.session_transcript(session=session))
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="transcript-{session.cloud_session_id}.txt"'
+    return response
 
 
 def _act(request, pk: int, action, success: str):

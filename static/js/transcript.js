@@ -1,9 +1,8 @@
 // The session's transcript, for everyone watching: who said what when, the avatar's state and
 // speak statuses per utterance, the bound bot's answers and errors. The page renders what was
-// saved; this keeps it growing from the session socket and offers it as a text file.
+// saved (its download link serves all of it); this keeps it growing from the session socket.
 
 const transcript = document.getElementById("transcript");
-const download = document.getElementById("transcript-download");
 const SPEAK_TRAIL = new Set(["TextStart", "TextOver", "AudioStart", "AudioOver", "Error"]);
 
 const clock = (at) => new Date(at).toLocaleTimeString([], { hour12: false });
@@ -72,23 +71,7 @@ export function showProblem(text) {
   follow();
 }
 
-function asText() {
-  const lines = [...transcript.querySelectorAll("li")].map((li) => {
-    const who = li.querySelector(".who")?.textContent ?? "";
-    const text = li.querySelector(".text")?.textContent ?? li.textContent;
-    const state = li.querySelector(".badge")?.textContent;
-    const when = li.title ? `[${li.title}] ` : "";
-    return `${when}${who}: ${text}${state ? ` (${state})` : ""}`;
-  });
-  return lines.join("\n") + "\n";
-}
-
 if (transcript) {
-  download.addEventListener("click", () => {
-    download.href = URL.createObjectURL(new Blob([asText()], { type: "text/plain;charset=utf-8" }));
-    download.download = `transcript-${transcript.dataset.sessionId}.txt`;
-  });
-
   document.addEventListener("session-message", (event) => {
     const msg = event.detail;
     if (msg.type === "utterance") showUtterance(msg);

@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from sessions_app.models import AuditEntry, LiveSession
+from sessions_app import views
+from sessions_app.models import AuditEntry, LiveSession, SessionEvent, Utterance
 
 from .helpers import create_session, started_session, wait_ready
 
@@ -134,3 +135,42 @@ def test_with_one_account_and_project_the_form_is_ready_to_submit(client, accoun
     initial = client.get(reverse("session_new")).context["form"].initial
     assert initial["account"] == account.pk and initial["project"] == account.projects.get().pk
     assert initial["user_id"].startswith("console-")
+
+
+def _conversation(session, operator, count: int) -> None:
+    for number in range(1, count + 1):
+        req_id = f"{number:032d}"
+        Utterance.objects.create(session=session, req_id=req_id, kind="text", text=f"Line {number}.", state="done",
+                                 created_by=operator)
+        for status in ("TextStart", "TextOver"):
+            SessionEvent.objects.create(session=session, kind="speak", message=f"avatar {status}",
+                                        data={"req_id": req_id, "type": 3, "speak_status": status, "seq": 0})
+    SessionEvent.objects.create(session=session, kind="error", message="the cloud refused: wrong time (code 1)",
+                                data={"req_id": "", "code": 1})
+
+
+def test_the_transcript_downloads_whole_for_every_viewer(client, sim, account, operator, auditor):
+    session = create_session(operator, account)
+    _conversation(session, operator, 3)
+    client.force_login(auditor)
+    response = client.get(reverse("session_transcript", args=[session.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="transcript-{session.cloud_session_id}.txt"'
+    lines = [line.split("] ", 1)[1] for line in response.content.decode().splitlines()]
+    assert lines == ["olivia: Line 1. (done) [TextStart → TextOver]", "olivia: Line 2. (done) [TextStart → TextOver]",
+                     "olivia: Line 3. (done) [TextStart → TextOver]", "console: the cloud refused: wrong time (code 1)"]
+    client.logout()
+    assert client.get(reverse("session_transcript", args=[session.pk])).status_code == 302
+
+
+def test_a_long_transcript_shows_its_end_and_says_what_is_in_the_download(client, sim, account, operator,
+                                                                           monkeypatch):
+    monkeypatch.setattr(views, "TRANSCRIPT_ON_PAGE", 2)
+    session = create_session(operator, account)
+    _conversation(session, operator, 3)
+    client.force_login(operator)
+    page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
+    transcript = page[page.index('id="transcript"'):]
+    assert "Line 1." not in transcript and "Line 2." in transcript and "Line 3." in transcript
+    assert transcript.index("Line 3.") < transcript.index("the cloud refused")
+    assert "1 earlier utterance in the download" in transcript

@@ -32,7 +32,7 @@ def new_audio_session(page, console) -> str:
     page.get_by_role("button", name="Create session").click()
     expect(page.locator("#session-status")).to_have_text("started", timeout=30_000)
     expect(page.locator("#chat-connection")).to_have_text("connected", timeout=15_000)
-    return page.locator("#chat").get_attribute("data-session-id")
+    return page.locator("h1 code").inner_text()
 
 
 def press(page, button) -> None:

@@ -98,7 +98,7 @@ def test_the_presenter_speaks_through_the_microphone(console, page):
     log_in(page, console)
     import_script(page, console, "Questions", "Any questions?\n")
     session_url = start_session(page, console, driver_type="3")
-    session_id = page.locator("#chat").get_attribute("data-session-id")
+    session_id = page.locator("h1 code").inner_text()
     page.get_by_role("link", name="Present").click()
     page.get_by_role("link", name="Questions").click()
     microphone = page.get_by_role("button", name="Microphone")

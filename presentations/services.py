@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from sessions_app import lifecycle
 from sessions_app import services as session_services
 from sessions_app import sweeps
 from sessions_app.models import Asset, LiveSession, Project
@@ -319,7 +320,7 @@ def kiosk_open(*, user, kiosk: KioskConfig, page_id: str, now: datetime | None =
     if not _claim_opening(kiosk, now):
         return KioskState("starting", message="The kiosk is starting its session.")
     try:
-        session = session_services.session_create(user=kiosk.created_by or user, spec=session_services.NewSession(
+        session = lifecycle.session_create(user=kiosk.created_by or user, spec=session_services.NewSession(
             account=kiosk.source.account, project=kiosk.project, asset=kiosk.asset, user_id=kiosk_user_id(kiosk),
             protocol=kiosk.protocol, driver_type=kiosk.driver_type, auto_start=True,
         ))

@@ -122,6 +122,15 @@ else:
         }
     }
 
+# Sweep state that every process must agree on (orphan first sightings, polling de-duplication):
+# a cache all of them share, never one per process.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "tcadh"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache")}}
+
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_TRANSPORT = "tcadh_console.file_broker:Transport"
@@ -135,12 +144,21 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
+# At-least-once: a task is acknowledged only once it ran, and one whose worker died is handed to
+# another worker. Every task is idempotent (rows are claimed conditionally), so a second run is
+# harmless. On Redis an unacknowledged task comes back after the visibility timeout, which must
+# outlast the longest task and countdown; on RabbitMQ it comes back as soon as the connection drops.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+TCADH_CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("TCADH_CELERY_VISIBILITY_TIMEOUT", "300"))
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TCADH_CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
@@ -201,6 +219,17 @@ if not DEBUG:
 
 # How long a preparing session may take before it is failed and closed in the cloud.
 TCADH_READY_TIMEOUT_SECONDS = int(os.environ.get("TCADH_READY_TIMEOUT_SECONDS", "120"))
+# The sweeps that keep every paid session in step with the cloud (applied each time beat starts).
+TCADH_SWEEP_PREPARING_SECONDS = int(os.environ.get("TCADH_SWEEP_PREPARING_SECONDS", "5"))
+TCADH_SWEEP_IDLE_SECONDS = int(os.environ.get("TCADH_SWEEP_IDLE_SECONDS", "30"))
+TCADH_SWEEP_RECONCILE_SECONDS = int(os.environ.get("TCADH_SWEEP_RECONCILE_SECONDS", "30"))
+# A close claimed this long ago and not finished is taken as lost (its process died) and retried.
+TCADH_STALE_CLOSING_SECONDS = int(os.environ.get("TCADH_STALE_CLOSING_SECONDS", "60"))
+# A failed closesession is retried after 5 s, then twice as long each time, up to this.
+TCADH_CLOSE_RETRY_MAX_SECONDS = int(os.environ.get("TCADH_CLOSE_RETRY_MAX_SECONDS", "300"))
+# A session the cloud lists but the console does not know becomes an orphan when still unknown
+# this long after it was first seen (its createsession reply may still be on its way).
+TCADH_ORPHAN_CONFIRM_SECONDS = int(os.environ.get("TCADH_ORPHAN_CONFIRM_SECONDS", "20"))
 # The simulator's address, registered as the demo account by `make run`.
 TCADH_SIM_URL = os.environ.get("TCADH_SIM_URL", "http://127.0.0.1:8001")
 

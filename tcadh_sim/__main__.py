@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                     "appkey": account.appkey,
                     "accesstoken": account.accesstoken,
                     "uin": account.uin,
+                    "concurrency": account.concurrency,
                     "projects": list(account.projects),
                     "bot_projects": list(account.bot_projects),
                     "assets": list(account.assets),

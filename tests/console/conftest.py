@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 
 from sessions_app.accounts import account_register
 from sessions_app.roles import AUDITOR, OPERATOR
@@ -9,6 +10,14 @@ from tcadh_console.celery import app as celery_app
 # exercises directly, so ordering is explicit and nothing runs behind its back.
 celery_app.conf.broker_url = "memory://"
 celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Orphan sightings and polling marks are keyed by primary keys that tests reuse."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ import tracemalloc
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,14 +15,6 @@ from sessions_app.models import AuditEntry, LiveSession
 from .helpers import started_session
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Cached cloud lists and orphan sightings are keyed by primary keys that tests reuse."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def calls(sim) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django import forms
 from django.utils import timezone
@@ -22,7 +22,7 @@ _ID = re.compile(r"[0-9]{1,19}")
 # Far enough from datetime.min and datetime.max that a filter can be shifted by the pages' ranges
 # (a day, a month) and converted between time zones without leaving what datetime can hold.
 DATETIME_MIN = datetime(1970, 1, 1)
-DATETIME_MAX = datetime(9999, 1, 1) - timedelta(days=366)
+DATETIME_MAX = datetime(9000, 1, 1)
 _DATETIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?)?")
 
 

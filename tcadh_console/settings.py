@@ -7,9 +7,14 @@ CELERY_BROKER_URL switches that piece to a real server; nothing else changes.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
+
+from presentations.limits import EDITOR_MAX_FIELDS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TCADH_VAR_DIR", BASE_DIR / "var"))
@@ -54,6 +59,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_celery_beat",
+    "csp",
+    "axes",
     "sessions_app",
     "presentations",
 ]
@@ -67,6 +74,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "tcadh_console.permissions_policy.PermissionsPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tcadh_console.urls"
@@ -169,6 +180,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a login while its username and address are locked out, before any password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: this many wrong passwords for one username from one address lock that pair out
+# for AXES_COOLOFF_MINUTES (an admin unlocks sooner: `manage.py axes_reset_username <name>` or Admin →
+# Axes). A right password clears the count.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "sessions_app.login_lockout.lockout_response"
+
+# The editor posts six fields a cue: the limit follows the largest script the importer accepts.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = EDITOR_MAX_FIELDS
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -232,6 +260,46 @@ TCADH_CLOSE_RETRY_MAX_SECONDS = int(os.environ.get("TCADH_CLOSE_RETRY_MAX_SECOND
 TCADH_ORPHAN_CONFIRM_SECONDS = int(os.environ.get("TCADH_ORPHAN_CONFIRM_SECONDS", "20"))
 # The simulator's address, registered as the demo account by `make run`.
 TCADH_SIM_URL = os.environ.get("TCADH_SIM_URL", "http://127.0.0.1:8001")
+
+# Content-Security-Policy: scripts only from this origin (no inline script, no eval, no inline
+# handlers). The players stream from other origins: the simulator's port here, the cloud's CDN and
+# TRTC's servers in production (TCADH_STREAM_ORIGINS). mpegts.js and hls.js play through Media
+# Source blobs; hls.js and TRTC run blob: workers. Styles allow inline: tcplayer and TRTC set style
+# attributes on the elements they build, and CSS cannot run script.
+def _stream_origins() -> list[str]:
+    origins = []
+    for address in env_list("TCADH_STREAM_ORIGINS", TCADH_SIM_URL):
+        parts = urlsplit(address)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+        origins.append(f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}")
+    return origins
+
+
+TCADH_STREAM_ORIGINS = _stream_origins()
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "script-src-attr": [NONE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        # 'self' covers ws:// and wss:// of the console's own host (CSP level 3).
+        "connect-src": [SELF, *TCADH_STREAM_ORIGINS],
+        "media-src": [SELF, "blob:", *TCADH_STREAM_ORIGINS],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Powerful browser features: the microphone for this origin's pages only; nothing else.
+PERMISSIONS_POLICY = {
+    "microphone": ["self"], "fullscreen": ["self"], "autoplay": ["self"],
+    "camera": [], "geolocation": [], "payment": [], "usb": [], "midi": [], "display-capture": [],
+    "accelerometer": [], "gyroscope": [], "magnetometer": [],
+}
 
 LOGGING = {
     "version": 1,

@@ -137,13 +137,15 @@ class SQLiteChannelLayer(BaseChannelLayer):
         now = time.time()
         known = [channel for channel, expires in self._groups.get(group, {}).items() if expires > now]
         if known:
-            await self._deliver(known, message)
+            # As in Channels' own layers, a member whose queue is full (a stuck tab) misses this
+            # message; the other members still get it.
+            await self._deliver(known, message, skip_full=True)
         # Members in other processes are looked up and written on the layer's one thread, in send
         # order, without holding up the sender (a page update must not wait for the file).
         self._db_thread.submit(self._send_elsewhere, group, known, json.dumps(message),
                                now + self.expiry).add_done_callback(_log_failure)
 
-    async def _deliver(self, channels: list[str], message: dict) -> None:
+    async def _deliver(self, channels: list[str], message: dict, *, skip_full: bool = False) -> None:
         remote = []
         for channel in channels:
             queue = self._queues.get(channel)
@@ -153,7 +155,8 @@ class SQLiteChannelLayer(BaseChannelLayer):
             try:
                 queue.put_nowait(message)
             except asyncio.QueueFull:
-                raise ChannelFull(channel) from None
+                if not skip_full:
+                    raise ChannelFull(channel) from None
         if remote:
             body = json.dumps(message)
             expires = time.time() + self.expiry

@@ -12,6 +12,21 @@ celery_app.conf.broker_url = "memory://"
 celery_app.conf.task_always_eager = False
 
 
+LAYERS = {
+    "in-memory": lambda tmp: {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+    # What ships as the embedded default, so what the consumer tests prove holds where it runs.
+    "sqlite-file": lambda tmp: {"BACKEND": "tcadh_console.file_layer.SQLiteChannelLayer",
+                                "CONFIG": {"path": str(tmp / "channels.sqlite3")}},
+}
+# The modules that drive consumers run on every layer; the others on the in-memory one.
+CONSUMER_MODULES = {"test_chat", "test_consumers"}
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.module.__name__.rsplit(".", 1)[-1] in CONSUMER_MODULES:
+        metafunc.parametrize("channel_layer", list(LAYERS), indirect=True)
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Orphan sightings and polling marks are keyed by primary keys that tests reuse."""
@@ -21,8 +36,11 @@ def fresh_cache():
 
 
 @pytest.fixture(autouse=True)
-def in_memory_channel_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+def channel_layer(request, settings, tmp_path):
+    """The layer this test runs on; a new one per test, since changing the setting resets them."""
+    kind = getattr(request, "param", "in-memory")
+    settings.CHANNEL_LAYERS = {"default": LAYERS[kind](tmp_path)}
+    return kind
 
 
 @pytest.fixture

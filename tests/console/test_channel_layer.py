@@ -2,6 +2,9 @@
 
 import asyncio
 
+import pytest
+from channels.exceptions import ChannelFull
+
 from tcadh_console.file_layer import SQLiteChannelLayer
 
 
@@ -73,3 +76,31 @@ async def test_own_group_members_get_a_message_once_and_at_once(tmp_path):
     assert web._queues[mine].empty()
     await web.close()
     await worker.close()
+
+
+async def test_a_full_member_does_not_keep_the_group_message_from_the_others(tmp_path):
+    path = str(tmp_path / "layer.sqlite3")
+    web, worker = SQLiteChannelLayer(path=path, capacity=1), SQLiteChannelLayer(path=path)
+    full, free, elsewhere = await web.new_channel(), await web.new_channel(), await worker.new_channel()
+    # A stuck tab first in the group: its queue is already full.
+    await web.group_add("g", full)
+    await web.group_add("g", free)
+    await worker.group_add("g", elsewhere)
+    await web.send(full, {"type": "old"})
+
+    await web.group_send("g", {"type": "hello"})
+
+    assert await asyncio.wait_for(web.receive(free), timeout=5) == {"type": "hello"}
+    assert await asyncio.wait_for(worker.receive(elsewhere), timeout=5) == {"type": "hello"}
+    assert await web.receive(full) == {"type": "old"}
+    await web.close()
+    await worker.close()
+
+
+async def test_a_direct_send_to_a_full_channel_still_says_so(tmp_path):
+    layer = SQLiteChannelLayer(path=str(tmp_path / "layer.sqlite3"), capacity=1)
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "first"})
+    with pytest.raises(ChannelFull):
+        await layer.send(channel, {"type": "second"})
+    await layer.close()

@@ -1,3 +1,3 @@
 # The console's fixtures (accounts on the simulator, users by role, an in-memory channel layer,
 # Celery tasks that go nowhere unless a test runs them).
-from tests.console.conftest import account, admin_user, auditor, in_memory_channel_layer, operator  # noqa: F401
+from tests.console.conftest import account, admin_user, auditor, channel_layer, operator  # noqa: F401

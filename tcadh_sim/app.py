@@ -7,6 +7,8 @@ import contextlib
 from typing import Any, AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -20,6 +22,21 @@ from .state import SessionStore
 
 VIDEO_SIZE = (640, 360)
 VIDEO_FPS = 15
+
+# The gateway is called straight from web pages on any origin (Tencent's Web SDK sends
+# `Content-Type: application/json` and a `Language` header, so every call is preflighted), and
+# its players fetch the live streams cross-origin too. This middleware is the one place that
+# decides Access-Control-Allow-Origin, for the API and the streams alike: a second copy of the
+# header makes Chromium refuse the video. Private-network preflights are answered so a page
+# served from a public origin can reach a simulator on the local machine.
+CORS = Middleware(
+    CORSMiddleware,
+    allow_origins=["*"],
+    allow_methods=["GET", "POST"],
+    allow_headers=["*"],
+    allow_private_network=True,
+    max_age=600,
+)
 
 
 async def live_stream(request: Request) -> Response:
@@ -55,6 +72,6 @@ def create_app(config: SimConfig | None = None, hub: Any = None, clock: Clock | 
     ]
     if config.control_enabled:
         route_list += control.routes()
-    app = Starlette(routes=route_list, lifespan=lifespan)
+    app = Starlette(routes=route_list, lifespan=lifespan, middleware=[CORS])
     app.state.sim = sim
     return app

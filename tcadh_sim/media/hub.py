@@ -23,11 +23,8 @@ from .speech import Speech
 
 log = logging.getLogger(__name__)
 
-_STREAM_HEADERS = {
-    "Cache-Control": "no-cache, no-store",
-    # Browser players (mpegts.js, flv.js) fetch the stream from the console's origin.
-    "Access-Control-Allow-Origin": "*",
-}
+# Access-Control-Allow-Origin is not set here: the application's CORS middleware decides it.
+_STREAM_HEADERS = {"Cache-Control": "no-cache, no-store"}
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,12 @@ class Account:
     projects: tuple[str, ...] = ()
     assets: tuple[str, ...] = ()
     bot_projects: tuple[str, ...] = ()  # projects bound to a dialogue bot (ChatCommand "" answers)
+    # (project, InteractContent) pairs: the project's action configuration, as
+    # describeactionconfigcommanddetail returns it; a project left out has none ("").
+    interact_content: tuple[tuple[str, str], ...] = ()
+
+    def interact_content_of(self, project: str) -> str:
+        return dict(self.interact_content).get(project, "")
 
 
 # Public by design: a local stand-in needs credentials a new user can read off the screen.
@@ -180,4 +186,11 @@ def _account(raw: Any, where: str) -> Account:
     stray = sorted(set(values["bot_projects"]) - set(values["projects"]))
     if stray:
         raise ConfigError(f"{where}.bot_projects: not in projects: {', '.join(stray)}")
+    content = raw.get("interact_content", {})
+    if not isinstance(content, dict) or not all(isinstance(v, str) for v in content.values()):
+        raise ConfigError(f"{where}.interact_content: expected a table of project = \"text\"")
+    stray = sorted(set(content) - set(values["projects"]))
+    if stray:
+        raise ConfigError(f"{where}.interact_content: not in projects: {', '.join(stray)}")
+    values["interact_content"] = tuple(content.items())
     return Account(**values)

@@ -55,3 +55,21 @@ def test_interact_content_of_an_unknown_project_is_a_config_error(tmp_path):
 
 def test_demo_account_has_no_action_configuration():
     assert DEMO_ACCOUNT.interact_content_of(PROJECT) == ""
+
+
+def test_calls_without_header_succeed(client):
+    req_id = new_req_id()
+    listed = client.post_raw(SESSION_API + "listsessionofuin", {"Payload": {"ReqId": req_id}}).json()
+    assert listed["Header"]["Code"] == 0 and listed["Payload"] == {"ReqId": req_id, "Sessions": []}
+    payload = {"ReqId": new_req_id(), "VirtualmanProjectId": PROJECT, "UserId": "no-header", "Protocol": "webrtc",
+               "DriverType": 1}
+    created = client.post_raw(SESSION_API + "createsession", {"Payload": payload}).json()
+    assert created["Header"]["Code"] == 0 and created["Payload"]["SessionStatus"] == 1
+    no_req_id = client.post_raw(ACTION_CONFIG, {"Payload": SDK_BODY["Payload"]}).json()
+    assert no_req_id["Header"]["Code"] == 0
+
+
+def test_header_that_is_not_an_object_is_still_refused(client):
+    for header in ([], "x", 0):
+        body = client.post_raw(SESSION_API + "listsessionofuin", {"Header": header, "Payload": {"ReqId": "r"}}).json()
+        assert body["Header"]["Code"] == 100001 and body["Header"]["Message"].startswith("Header")

@@ -36,12 +36,20 @@ class Behaviour:
     include_preparing_in_lists: bool = True
     updatesessionconfig_interval_seconds: float = 5.0
     text_interval_seconds: float = 1.0
+    # SSML in non-clause SEND_STREAMTEXT: the docs say "not allowed", yet a working client sends
+    # <insert-action/> there. "ignore" speaks the text without its tags, "refuse" answers 100001.
+    non_clause_ssml: str = "ignore"
+    # An interrupt (stream) or empty final packet (audio) for an utterance that already ended, as
+    # the Web SDK's stop() sends: "ignore" makes it a no-op, "error" answers 110015.
+    late_interrupt: str = "ignore"
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "close_closed_session": ("ok", "error"),
     "second_websocket": ("replace", "reject"),
     "ws_reject_mode": ("refuse", "error-frame"),
+    "non_clause_ssml": ("ignore", "refuse"),
+    "late_interrupt": ("ignore", "error"),
 }
 
 

@@ -203,6 +203,16 @@ def _list_asset(call: Call, payload: dict[str, Any]) -> dict[str, Any]:
     return {"Sessions": [_session_entry(s, call.host) for s in listed]}
 
 
+def _list_vk(call: Call, payload: dict[str, Any]) -> dict[str, Any]:
+    """Legacy `listsessionofvk` (PROTOCOL.md §10.8, CODE-ONLY), still exported by the Web SDK:
+    the sessions whose VirtualmanKey, a project id or an asset key, is the one asked for."""
+    key = req_str(payload, "VirtualmanKey")
+    if key not in call.account.projects and key not in call.account.assets:
+        raise ApiError(UNAUTHORIZED, f"VirtualmanKey {key} does not belong to this appkey's account")
+    entries = [_session_entry(s, call.host) for s in call.store.listed(call.account)]
+    return {"Sessions": [entry for entry in entries if entry["VirtualmanKey"] == key]}
+
+
 def _in_range(obj: dict[str, Any], key: str, low: float, high: float, *, required: bool) -> None:
     value = opt_number(obj, key, "SpaceParam")
     if value is None:
@@ -310,6 +320,7 @@ ENDPOINTS: dict[str, tuple[str, Handler]] = {
     SESSION_PREFIX + "listsessionofuin": ("listsessionofuin", _list_uin),
     SESSION_PREFIX + "listsessionofprojectid": ("listsessionofprojectid", _list_project),
     SESSION_PREFIX + "listsessionofassetvk": ("listsessionofassetvk", _list_asset),
+    SESSION_PREFIX + "listsessionofvk": ("listsessionofvk", _list_vk),
     SESSION_PREFIX + "updatesessionconfig": ("updatesessionconfig", _update_config),
     SESSION_PREFIX + "gettrtcsign": ("gettrtcsign", _trtc_sign),
     DRIVER_PREFIX + "command": ("command", _command),

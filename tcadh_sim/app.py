@@ -1,5 +1,5 @@
-"""The ASGI application: cloud endpoints, command channel, live FLV streams and, optionally,
-the control API."""
+"""The ASGI application: cloud endpoints, command channel, live FLV and HLS streams and,
+optionally, the control API."""
 
 from __future__ import annotations
 
@@ -44,6 +44,16 @@ async def live_stream(request: Request) -> Response:
     return sim.hub.flv_response(request.path_params["session_id"])
 
 
+async def hls_playlist(request: Request) -> Response:
+    sim: Simulator = request.app.state.sim
+    return await sim.hub.hls_playlist(request.path_params["session_id"])
+
+
+async def hls_segment(request: Request) -> Response:
+    sim: Simulator = request.app.state.sim
+    return sim.hub.hls_segment(request.path_params["session_id"], request.path_params["segment"])
+
+
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"service": "tcadh_sim", "ok": True})
 
@@ -68,6 +78,8 @@ def create_app(config: SimConfig | None = None, hub: Any = None, clock: Clock | 
         *http_api.routes(),
         WebSocketRoute(CHANNEL_PATH, command_channel),
         Route("/live/{session_id}.flv", live_stream, methods=["GET"]),
+        Route("/live/{session_id}.m3u8", hls_playlist, methods=["GET"]),
+        Route("/live/{session_id}/{segment}", hls_segment, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
     if config.control_enabled:

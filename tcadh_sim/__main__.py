@@ -65,11 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from .app import create_app
+    from .log_redaction import logging_config
 
     app = create_app(config)
     print(_banner(config, base_url, built_in=not args.config), flush=True)
-    # No access log: request lines carry signatures, and gettrtcsign answers carry TRTC credentials.
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    # No access log: request lines are noise here. The WebSocket handshake lines uvicorn logs
+    # anyway carry signed queries, which logging_config() redacts.
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, log_config=logging_config()
+    )
     return 0
 
 

@@ -36,12 +36,20 @@ class Behaviour:
     include_preparing_in_lists: bool = True
     updatesessionconfig_interval_seconds: float = 5.0
     text_interval_seconds: float = 1.0
+    # SSML in non-clause SEND_STREAMTEXT: the docs say "not allowed", yet a working client sends
+    # <insert-action/> there. "ignore" speaks the text without its tags, "refuse" answers 100001.
+    non_clause_ssml: str = "ignore"
+    # An interrupt (stream) or empty final packet (audio) for an utterance that already ended, as
+    # the Web SDK's stop() sends: "ignore" makes it a no-op, "error" answers 110015.
+    late_interrupt: str = "ignore"
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "close_closed_session": ("ok", "error"),
     "second_websocket": ("replace", "reject"),
     "ws_reject_mode": ("refuse", "error-frame"),
+    "non_clause_ssml": ("ignore", "refuse"),
+    "late_interrupt": ("ignore", "error"),
 }
 
 
@@ -54,6 +62,12 @@ class Account:
     projects: tuple[str, ...] = ()
     assets: tuple[str, ...] = ()
     bot_projects: tuple[str, ...] = ()  # projects bound to a dialogue bot (ChatCommand "" answers)
+    # (project, InteractContent) pairs: the project's action configuration, as
+    # describeactionconfigcommanddetail returns it; a project left out has none ("").
+    interact_content: tuple[tuple[str, str], ...] = ()
+
+    def interact_content_of(self, project: str) -> str:
+        return dict(self.interact_content).get(project, "")
 
 
 # Public by design: a local stand-in needs credentials a new user can read off the screen.
@@ -180,4 +194,11 @@ def _account(raw: Any, where: str) -> Account:
     stray = sorted(set(values["bot_projects"]) - set(values["projects"]))
     if stray:
         raise ConfigError(f"{where}.bot_projects: not in projects: {', '.join(stray)}")
+    content = raw.get("interact_content", {})
+    if not isinstance(content, dict) or not all(isinstance(v, str) for v in content.values()):
+        raise ConfigError(f"{where}.interact_content: expected a table of project = \"text\"")
+    stray = sorted(set(content) - set(values["projects"]))
+    if stray:
+        raise ConfigError(f"{where}.interact_content: not in projects: {', '.join(stray)}")
+    values["interact_content"] = tuple(content.items())
     return Account(**values)

@@ -1,8 +1,10 @@
 """State changes of sessions. Each records an AuditEntry and a SessionEvent.
 
-Cloud calls happen outside database transactions; every status change is a conditional update
-on the status it expects, so a worker and an operator acting at once never close twice or bring
-a closed session back.
+Cloud calls happen outside database transactions, and the transaction after a cloud call is
+durable: calling one of these inside an outer transaction fails loudly instead of holding a
+database transaction open across a slow cloud. Every status change is a conditional update on
+the status it expects, so a worker and an operator acting at once never close twice or bring a
+closed session back.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def session_create(*, user, spec: NewSession) -> LiveSession:
 
     ready = created.status == SessionStatus.READY
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         session = LiveSession.objects.create(
             account=spec.account, project=spec.project, asset=spec.asset,
             created_by=user if user is not None and user.is_authenticated else None,
@@ -159,7 +161,7 @@ def session_start(*, user, session: LiveSession) -> None:
 def session_mark_started(*, session: LiveSession, user=None, message: str = "started") -> bool:
     """The cloud runs the session: record it (after our startsession, or seen in the cloud's list)."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         changed = session_transition(session, expected=(Status.READY,), to=Status.STARTED, message=message,
                                      started_at=now, last_activity_at=now)
         if changed:
@@ -239,7 +241,7 @@ def session_close_in_cloud(*, session: LiveSession) -> bool:
             raise
     confirmed = _cloud_says_closed(client, session)
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if session.status == Status.CLOSING:
             session_transition(session, expected=(Status.CLOSING,), to=Status.CLOSED,
                                message=f"closed: {session.close_reason}", closed_at=now)
@@ -433,7 +435,7 @@ def session_update_config(*, user, session: LiveSession, config: SpaceConfig) ->
         audit_record(actor=user, action="update_config", ok=False, session=session,
                      detail=f"code {exc.code}: {exc.message}")
         raise ServiceError(_cloud_message(exc)) from exc
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         session_touch(session=session)
         detail = f"position {config.position}, vertical {config.position_vertical}, zoom {config.zoom}"
         event_record(session=session, kind=SessionEvent.Kind.NOTE, message=f"layout changed: {detail}")

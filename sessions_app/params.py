@@ -104,3 +104,18 @@ def is_unicode_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+class IdChoiceField(forms.ModelChoiceField):
+    """A choice of row by id, the id read by `parse_id`: "٣" is not row 3."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, self.queryset.model):
+            try:
+                parse_id(str(value), name="the choice")
+            except BadParameter:
+                raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice",
+                                            params={"value": value}) from None
+        return super().to_python(value)

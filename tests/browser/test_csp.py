@@ -80,6 +80,11 @@ def test_the_journey_runs_under_the_policy(console, watched):
     page.get_by_label("Message").fill("Hello from under the policy")
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_role("log", name="Transcript")).to_contain_text("Hello from under the policy")
+    # The LEB and TRTC players (no real cloud here to play from) load and start under the policy too.
+    for script in ("vendor/tcplayer/tcplayer.v5.3.4.min.js", "vendor/trtc/trtc.js"):
+        page.add_script_tag(url=f"{console.url}/static/{script}")
+    assert page.evaluate("() => typeof TCPlayer === 'function' && typeof TRTC.create === 'function'")
+    assert page.evaluate("() => { window.probe = TRTC.create(); return typeof window.probe.enterRoom; }") == "function"
     assert problems.take() == []
 
     # A hostile cue: an import, its editor, and the presenter show it as text.

@@ -1,4 +1,5 @@
-"""Strict parsing of the ids and datetimes that arrive in paths, query strings and form posts.
+"""Strict parsing of what arrives in paths, query strings, form posts and JSON bodies: ids,
+datetimes, rows chosen by id, JSON objects and text that must have a UTF-8 form.
 
 `str.isdigit()` and `int()` accept much more than an id: "²" is a digit to the first and "٣" a
 number to the second, and a Python int has no ceiling while the database's has. Everything here

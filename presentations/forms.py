@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django import forms
 
+from sessions_app import params
 from sessions_app.models import Asset, Project
 
 from . import services
@@ -21,6 +22,7 @@ class ScriptForm(forms.ModelForm):
     class Meta:
         model = DemoScript
         fields = ["name", "project", "asset"]
+        field_classes = {"project": params.IdChoiceField, "asset": params.IdChoiceField}
         labels = {"name": "Script name", "project": "Project", "asset": "Avatar asset"}
         help_texts = {"asset": "The asset's action codes fill the gesture helper and are checked in cues."}
 
@@ -73,9 +75,9 @@ def cue_specs(formset) -> list[services.CueSpec]:
 
 class ImportForm(forms.Form):
     name = forms.CharField(max_length=100, label="Script name")
-    project = forms.ModelChoiceField(queryset=Project.objects.select_related("account"), required=False,
+    project = params.IdChoiceField(queryset=Project.objects.select_related("account"), required=False,
                                      label="Project")
-    asset = forms.ModelChoiceField(queryset=Asset.objects.select_related("account"), required=False,
+    asset = params.IdChoiceField(queryset=Asset.objects.select_related("account"), required=False,
                                    label="Avatar asset")
     file = forms.FileField(required=False, label="Text file",
                            help_text="UTF-8 plain text: one cue per paragraph, “[pause 3]” for a pause, "
@@ -112,6 +114,8 @@ class KioskForm(forms.ModelForm):
         model = KioskConfig
         fields = ["name", "slug", "project", "asset", "script", "attract_every_minutes", "window_start",
                   "window_end", "protocol", "driver_type", "enabled"]
+        field_classes = {"project": params.IdChoiceField, "asset": params.IdChoiceField,
+                         "script": params.IdChoiceField}
         labels = {
             "name": "Kiosk name", "slug": "Address (slug)", "project": "Project", "asset": "Avatar asset",
             "script": "Attract script", "attract_every_minutes": "Attract every (minutes idle)",

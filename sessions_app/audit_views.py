@@ -43,7 +43,7 @@ class AuditLogFilterForm(forms.Form):
     until = params.DateTimeParamField(label="Until", required=False, widget=_local_input())
     action = forms.CharField(label="Action", required=False, max_length=40)
     actor = forms.CharField(label="Actor", required=False, max_length=150)
-    account = forms.ModelChoiceField(label="Account", required=False, queryset=Account.objects.all())
+    account = params.IdChoiceField(label="Account", required=False, queryset=Account.objects.all())
     ok = forms.ChoiceField(label="Outcome", required=False, choices=[("", "any"), ("1", "succeeded"), ("0", "failed")])
 
     def filters(self) -> audit.AuditFilters:

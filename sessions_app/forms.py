@@ -3,6 +3,7 @@ import uuid
 from django import forms
 from django.core import validators
 
+from . import params
 from .models import Account, Asset, LiveSession, Project
 
 
@@ -11,10 +12,10 @@ def default_user_id() -> str:
 
 
 class NewSessionForm(forms.Form):
-    account = forms.ModelChoiceField(queryset=Account.objects.all(), label="Account")
-    project = forms.ModelChoiceField(queryset=Project.objects.select_related("account"), required=False,
+    account = params.IdChoiceField(queryset=Account.objects.all(), label="Account")
+    project = params.IdChoiceField(queryset=Project.objects.select_related("account"), required=False,
                                      label="Project")
-    asset = forms.ModelChoiceField(queryset=Asset.objects.select_related("account"), required=False,
+    asset = params.IdChoiceField(queryset=Asset.objects.select_related("account"), required=False,
                                    label="Asset")
     protocol = forms.ChoiceField(choices=LiveSession.Protocol.choices, initial=LiveSession.Protocol.RTMP,
                                  label="Protocol")

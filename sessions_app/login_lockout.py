@@ -8,7 +8,7 @@ from django.shortcuts import render
 
 def lockout_response(request, original_response=None, credentials=None):
     minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
-    form = AuthenticationForm(request, initial={"username": (credentials or {}).get("username", "")})
+    form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
     return render(request, "registration/login.html", {
         "form": form, "locked_out_minutes": minutes, "next": request.POST.get("next", ""),
     }, status=429)

@@ -1,4 +1,5 @@
-"""Strict parsing of the ids and datetimes that arrive in paths, query strings and form posts.
+"""Strict parsing of what arrives in paths, query strings, form posts and JSON bodies: ids,
+datetimes, rows chosen by id, JSON objects and text that must have a UTF-8 form.
 
 `str.isdigit()` and `int()` accept much more than an id: "²" is a digit to the first and "٣" a
 number to the second, and a Python int has no ceiling while the database's has. Everything here
@@ -104,3 +105,18 @@ def is_unicode_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+class IdChoiceField(forms.ModelChoiceField):
+    """A choice of row by id, the id read by `parse_id`: "٣" is not row 3."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, self.queryset.model):
+            try:
+                parse_id(str(value), name="the choice")
+            except BadParameter:
+                raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice",
+                                            params={"value": value}) from None
+        return super().to_python(value)

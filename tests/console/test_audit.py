@@ -296,3 +296,12 @@ def test_a_cursor_with_an_id_out_of_range_shows_the_first_page(sim, account, aud
         assert audit.cursor_decode(forged) is None
         response = client.get(reverse("audit_account_history", args=[account.pk]), {"after": forged})
         assert response.status_code == 200 and len(response.context["rows"]) == 3
+
+
+@pytest.mark.parametrize("value", ["٣", "²", str(2**63), "1.0"])
+def test_the_log_filter_takes_an_account_by_its_id_only(sim, account, auditor, client, value):
+    client.force_login(auditor)
+    response = client.get(reverse("audit_log"), {"account": value})
+    assert response.status_code == 400
+    assert "Select a valid choice." in response.content.decode()
+    assert client.get(reverse("audit_log"), {"account": str(account.pk)}).status_code == 200

@@ -26,7 +26,7 @@ def test_the_right_password_after_too_many_wrong_ones_is_refused(client, operato
     page = response.content.decode()
     assert "Too many failed logins for this username from your address" in page
     assert f"blocked for {round(settings.AXES_COOLOFF_TIME.total_seconds() / 60)} minutes" in page
-    assert 'name="password"' in page
+    assert 'name="password"' in page and 'value="olivia"' in page
     assert "_auth_user_id" not in client.session
 
 

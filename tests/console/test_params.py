@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from sessions_app import params
@@ -70,3 +71,14 @@ def test_a_body_must_be_a_json_object(body):
 def test_lone_surrogates_are_not_text():
     assert params.is_unicode_text("ok 重 😀")
     assert not params.is_unicode_text("half \ud83d")
+
+
+@pytest.mark.django_db
+def test_a_row_is_chosen_by_its_ascii_id_only(django_user_model):
+    user = django_user_model.objects.create_user("chosen")
+    field = params.IdChoiceField(queryset=django_user_model.objects.all())
+    assert field.clean(str(user.pk)) == user
+    arabic_indic = "".join(chr(0x660 + int(digit)) for digit in str(user.pk))  # int() reads it as the pk
+    for raw in (arabic_indic, "²", f" {user.pk}", str(2**63)):
+        with pytest.raises(ValidationError, match="Select a valid choice"):
+            field.clean(raw)

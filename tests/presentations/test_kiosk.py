@@ -194,3 +194,11 @@ def test_kiosk_heartbeat_and_close_refuse_what_is_not_an_id(client, kiosk, opera
         assert response.json() == {"error": "session must be an id (digits only)"}
     # The page's session was left alone by both.
     assert KioskRun.objects.get(page_id=PAGE).ended_at is None
+
+
+@pytest.mark.parametrize("page_id", ["²", "页面", "a" * 41, "a b", ""])
+def test_a_kiosk_page_id_is_ascii_letters_digits_and_dashes(client, kiosk, operator, page_id):
+    client.force_login(operator)
+    response = client.post(reverse("kiosk_session", args=["booth"]), {"page": page_id})
+    assert response.status_code == 400
+    assert not KioskRun.objects.exists()

@@ -84,14 +84,14 @@ class ConsoleOperator:
         self.password = password
         self._lock = threading.Lock()
         self._turn = 0
+        # requests.Session is not thread-safe: each thread keeps its own cookies and logs in once.
+        self._local = threading.local()
 
     def _session(self) -> requests.Session:
-        # requests.Session is not thread-safe; each thread keeps its own cookies and logs in once.
-        local = self.__dict__.setdefault("_local", threading.local())
-        if not hasattr(local, "http"):
-            local.http = requests.Session()
-            self._log_in(local.http)
-        return local.http
+        if not hasattr(self._local, "http"):
+            self._local.http = requests.Session()
+            self._log_in(self._local.http)
+        return self._local.http
 
     def _request(self, http: requests.Session, method: str, path: str, **kwargs) -> requests.Response:
         with self._lock:

@@ -39,7 +39,7 @@ class Outcome:
     orphans: list[str] = field(default_factory=list)
     kills: list[str] = field(default_factory=list)
     submitted: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class Scenario:
@@ -63,7 +63,7 @@ class Scenario:
             with self._queue_lock:
                 step = heapq.heappop(self._queue) if self._queue else None
             if step is None:
-                if not any(not future.done() for future in pending):
+                if all(future.done() for future in pending):
                     break
                 time.sleep(0.1)
                 continue
@@ -86,14 +86,14 @@ class Scenario:
     # -- operators ---------------------------------------------------------------------------
 
     def create(self, args: dict) -> None:
-        with self.outcome._lock:
+        with self.outcome.lock:
             self.outcome.submitted += 1
         try:
             pk, error = self.operator.create_session(source=args["source"], protocol=args["protocol"],
                                                      auto_start=args["auto_start"], user_id=f"chaos-{args['n']}")
         except requests.RequestException as exc:
             pk, error = None, type(exc).__name__
-        with self.outcome._lock:
+        with self.outcome.lock:
             if pk is None:
                 self.outcome.refused[_gist(error)] += 1
                 return
@@ -106,7 +106,7 @@ class Scenario:
             said = self.operator.close_session(args["pk"])
         except requests.RequestException as exc:
             said = type(exc).__name__
-        with self.outcome._lock:
+        with self.outcome.lock:
             self.outcome.closes[_gist(said)] += 1
 
     # -- the cloud ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ sweep cycles).
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 import sys
 import tempfile
@@ -38,6 +39,8 @@ def main() -> None:
     missing = servers_missing()
     if missing:
         sys.exit(f"convergence needs PostgreSQL and Redis on 127.0.0.1; {missing} did not answer")
+    # The orphans' own cloud calls meet the armed faults too; the report counts what that did.
+    logging.getLogger("tcadh").setLevel(logging.ERROR)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     cluster = start_chaos_cluster(Path(tempfile.mkdtemp(prefix="convergence-")))
     try:

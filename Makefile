@@ -23,6 +23,8 @@ test: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/python -m pytest tests/browser -p no:asyncio -W ignore::pytest.PytestConfigWarning; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 	@echo "Scale-out tier (PostgreSQL and Redis on 127.0.0.1; skipped with the reason when they do not answer):"
 	$(BIN)/python -m pytest tests/scaleout -p no:asyncio -W ignore::pytest.PytestConfigWarning -rs
+	@echo "Chaos tier (the same servers; faults and process kills; prints leaked / stuck / lost counts):"
+	$(BIN)/python -m pytest tests/chaos -p no:asyncio -W ignore::pytest.PytestConfigWarning -rs
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.page_messages import unbatched  # noqa: E402
-from tests.scaleout.conftest import Cluster, servers_missing  # noqa: E402
+from tests.cluster_support import Cluster, servers_missing  # noqa: E402
 
 TEXT_EVERY = 1.5
 WARM_UP = 20.0

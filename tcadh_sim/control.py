@@ -98,6 +98,10 @@ async def faults(request: Request) -> JSONResponse:
     sim = _sim(request)
     if request.method == "GET":
         return JSONResponse({"faults": sim.faults.describe()})
+    if request.method == "DELETE":
+        # Ends a fault storm without a reset: the sessions it left behind stay for inspection.
+        sim.faults.clear()
+        return JSONResponse({"faults": []})
     try:
         fault = parse_fault(await _json_body(request))
     except ApiError as exc:
@@ -120,6 +124,6 @@ def routes() -> list[Route]:
         Route("/_sim/sessions/{session_id}", session_detail, methods=["GET"]),
         Route("/_sim/sessions/{session_id}/close", close_session, methods=["POST"]),
         Route("/_sim/calls", calls, methods=["GET"]),
-        Route("/_sim/faults", faults, methods=["GET", "POST"]),
+        Route("/_sim/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sim/reset", reset, methods=["POST"]),
     ]

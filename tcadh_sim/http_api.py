@@ -335,6 +335,9 @@ def _endpoint(name: str, handler: Handler) -> Callable[[Request], Awaitable[Resp
         fault = sim.faults.take(name)
         if fault is not None:
             if fault.delay_seconds:
+                # The cloud has the whole request before it is slow to answer, so a caller that
+                # stops waiting does not undo the call (a late createsession still creates).
+                await request.body()
                 await asyncio.sleep(fault.delay_seconds)
             if fault.http_status:
                 sim.record_call(name, 0, fault.http_status)

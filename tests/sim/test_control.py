@@ -11,7 +11,7 @@ import requests
 import websocket
 
 from .conftest import make_config
-from .helpers import PROJECT, SESSION_API, eventually, is_status
+from .helpers import PROJECT, SESSION_API, eventually, is_status, signed_query
 
 
 def test_control_is_404_when_disabled(server_factory):
@@ -152,3 +152,25 @@ def test_reset_closes_everything(srv, client):
     assert srv.control("GET", "sessions").json()["sessions"] == []
     assert srv.control("GET", "faults").json()["faults"] == []
     assert requests.get(srv.base_url + "/healthz", timeout=5).json()["ok"] is True
+
+
+def test_disarming_faults_leaves_sessions_alone(srv, client):
+    session_id = client.create()
+    _arm(srv, endpoint="statsession", code=-101000, count=5)
+    _arm(srv, endpoint="closesession", http_status=502)
+    assert srv.control("DELETE", "faults").json() == {"faults": []}
+    assert client.code("statsession", SessionId=session_id) == 0
+    assert [s["session_id"] for s in srv.control("GET", "sessions").json()["sessions"]] == [session_id]
+
+
+def test_a_caller_that_stops_waiting_for_a_late_answer_does_not_undo_the_call(srv, client):
+    _arm(srv, endpoint="createsession", delay_seconds=0.5)
+    body = {"Header": {}, "Payload": {"ReqId": "late", "VirtualmanProjectId": PROJECT, "UserId": "late",
+                                      "Protocol": "rtmp", "DriverType": 1}}
+    with pytest.raises(requests.Timeout):
+        requests.post(f"{client.base_url}{SESSION_API}createsession?{signed_query(client.appkey, client.accesstoken)}",
+                      data=json.dumps(body), headers={"Content-Type": "application/json;charset=utf-8"},
+                      timeout=0.2)
+    # The cloud had the whole request: it creates the session though nobody hears the answer.
+    listed = eventually(lambda: srv.control("GET", "sessions").json()["sessions"], timeout=5)
+    assert [s["user_id"] for s in listed] == ["late"]

@@ -13,7 +13,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tcadh_sim", description="Local TCADH gateway simulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--config", help="TOML file with [timing], [behaviour], [control], [[accounts]]")
+    parser.add_argument("--config", help="TOML file with [timing], [behaviour], [play], [control], [[accounts]]")
     parser.add_argument(
         "--demo-account-json",
         action="store_true",

@@ -7,6 +7,7 @@ switched to whatever the real gateway turns out to do without touching code.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,16 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class Play:
+    # The play domain put in rtmp:// and webrtc:// addresses, as the real cloud's
+    # liveplay.ivh.qq.com (PROTOCOL.md §8): a host with no port, whose HTTP twins
+    # (https://<domain>/live/<id>.flv and .m3u8) a proxy in front of this simulator serves.
+    # Empty: the host and port the API was called on, the one place a bare simulator serves
+    # them; Tencent's LEB player refuses such an address for its port, HTTP players do not.
+    domain: str = ""
+
+
+@dataclass(frozen=True)
 class Account:
     uin: str
     appkey: str
@@ -88,6 +99,7 @@ DEMO_ACCOUNT = Account(
 class SimConfig:
     timing: Timing = field(default_factory=Timing)
     behaviour: Behaviour = field(default_factory=Behaviour)
+    play: Play = field(default_factory=Play)
     control_enabled: bool = False
     accounts: tuple[Account, ...] = (DEMO_ACCOUNT,)
 
@@ -109,9 +121,10 @@ def load_config(path: str | Path) -> SimConfig:
 
 
 def config_from_dict(data: dict[str, Any]) -> SimConfig:
-    _reject_unknown(data, {"timing", "behaviour", "control", "accounts"}, "")
+    _reject_unknown(data, {"timing", "behaviour", "play", "control", "accounts"}, "")
     timing = _section(Timing, _table(data, "timing"), "timing")
     behaviour = _section(Behaviour, _table(data, "behaviour"), "behaviour")
+    play = _play(_table(data, "play"))
     control = _table(data, "control")
     _reject_unknown(control, {"enabled"}, "control.")
     enabled = control.get("enabled", False)
@@ -129,7 +142,7 @@ def config_from_dict(data: dict[str, Any]) -> SimConfig:
             if account.appkey in seen:
                 raise ConfigError(f"accounts[{i}].appkey: duplicate appkey")
             seen.add(account.appkey)
-    return SimConfig(timing=timing, behaviour=behaviour, control_enabled=enabled, accounts=accounts)
+    return SimConfig(timing=timing, behaviour=behaviour, play=play, control_enabled=enabled, accounts=accounts)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -169,6 +182,14 @@ def _section(cls: type, table: dict[str, Any], name: str) -> Any:
                 raise ConfigError(f"{where}: expected one of {', '.join(_CHOICES[key])}")
         values[key] = value
     return cls(**values)
+
+
+def _play(table: dict[str, Any]) -> Play:
+    _reject_unknown(table, {"domain"}, "play.")
+    domain = table.get("domain", "")
+    if not isinstance(domain, str) or re.search(r"[/\s?#@]", domain):
+        raise ConfigError("play.domain: expected a host name (optionally host:port), no scheme or path")
+    return Play(domain=domain)
 
 
 def _account(raw: Any, where: str) -> Account:

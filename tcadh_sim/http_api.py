@@ -43,7 +43,7 @@ MAX_TRTC_ROOM = 4294967294
 class Call:
     sim: Simulator
     account: Account
-    host: str
+    host: str  # the host (and port) play addresses name
     fault: Fault | None
 
     @property
@@ -364,7 +364,8 @@ def _endpoint(name: str, handler: Handler) -> Callable[[Request], Awaitable[Resp
                 req_id = opt_str(payload, "ReqId")
             else:
                 req_id = req_str(payload, "ReqId")
-            call = Call(sim, auth.account, request.headers.get("host", "127.0.0.1"), fault)
+            play_host = sim.config.play.domain or request.headers.get("host", "127.0.0.1")
+            call = Call(sim, auth.account, play_host, fault)
             result = {**({"ReqId": req_id} if req_id else {}), **handler(call, payload)}
         except ApiError as exc:
             sim.record_call(name, exc.code)

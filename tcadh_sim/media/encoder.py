@@ -110,7 +110,7 @@ class SessionEncoder:
             container.start_encoding()
             self._on_tags(reader.feed(sink.drain()))
             if self._hls is not None:
-                hls = HlsWriter(self._hls, self._session_id, video, audio)
+                hls = HlsWriter(self._hls, video, audio)
 
             audio_time_base = Fraction(1, SAMPLE_RATE)
             start = time.monotonic()

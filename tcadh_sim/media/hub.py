@@ -128,7 +128,7 @@ class StreamHub:
         path = stream.hls.segment(name) if stream.hls is not None else None
         if path is None:
             return JSONResponse({"error": "no such segment", "SessionId": session_id}, status_code=404)
-        return FileResponse(path, media_type="video/mp2t", headers=_STREAM_HEADERS)
+        return FileResponse(path, media_type="video/mp4", headers=_STREAM_HEADERS)
 
     def stats(self, session_id: str) -> StreamStats | None:
         stream = self._streams.get(session_id)
@@ -189,7 +189,7 @@ class StreamHub:
         stream.fanout.restart()
         stream.encoder_runs += 1
         run = stream.encoder_runs
-        stream.hls = HlsRun(self._hls_directory() / stream.session_id / f"r{run}", run)
+        stream.hls = HlsRun(self._hls_directory() / stream.session_id / f"r{run}", run, stream.session_id)
 
         def publish(tags: list[FlvTag]) -> None:
             # Tags of a stopped run (the thread finishing its last frame) must not reach viewers

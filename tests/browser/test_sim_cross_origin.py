@@ -1,5 +1,6 @@
 """A page served from another origin drives the simulator the way Tencent's Web SDK does: fetch
-with a JSON body and a custom header (preflighted), then the session's HLS twin in hls.js."""
+with a JSON body and a custom header (preflighted), then the session's HLS twin in hls.js. And
+the console's own player turns to HLS in a browser where HTTP-FLV cannot play."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import ROOT, Simulator
 from tests.sim.helpers import SESSION_API, signed_query
+
+from .conftest import log_in
 
 PAGE_DIR = Path(__file__).with_name("cross_origin_page")
 HLS_JS = ROOT / "node_modules" / "hls.js" / "dist" / "hls.min.js"
@@ -91,3 +95,49 @@ def test_page_on_another_origin_calls_the_api_and_plays_hls(page, simulator, pag
     fatal = [e for e in page.evaluate("() => window.hlsErrors") if "NETWORK_ERROR" in e]
     assert not fatal, fatal
     call(SESSION_API + "closesession", {"ReqId": uuid.uuid4().hex, "SessionId": session_id})
+
+
+# A browser where mpegts.js cannot play (it finds no live MSE playback) but hls.js can.
+MPEGTS_CANNOT_PLAY = """
+Object.defineProperty(window, "mpegts", { configurable: true,
+  get() { return this.mpegtsShipped; },
+  set(lib) {
+    const features = lib.getFeatureList;
+    lib.getFeatureList = () => ({ ...features(), mseLivePlayback: false });
+    this.mpegtsShipped = lib;
+  } });
+"""
+# A browser without Media Source Extensions at all, as Safari on iOS: only native HLS is left.
+WITHOUT_MSE = "delete window.MediaSource; delete window.ManagedMediaSource; delete window.WebKitMediaSource;"
+
+
+def _open_new_session(console, page) -> list[str]:
+    """Logs in, creates a started rtmp session and returns the live-stream URLs the page fetches."""
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url) if "/live/" in request.url else None)
+    log_in(page, console)
+    page.get_by_role("link", name="New session").first.click()
+    page.get_by_label("Project").select_option(index=1)
+    page.get_by_label("Protocol").select_option("rtmp")
+    page.get_by_role("button", name="Create session").click()
+    expect(page.get_by_role("status")).to_have_text("started", timeout=30_000)
+    return fetched
+
+
+def test_console_player_picks_hls_where_mpegts_cannot_play(console, page):
+    page.add_init_script(MPEGTS_CANNOT_PLAY)
+    fetched = _open_new_session(console, page)
+    video = page.locator("video")
+    page.wait_for_function("() => document.querySelector('video').currentTime > 0.5", timeout=30_000)
+    first = video.evaluate("v => v.currentTime")
+    page.wait_for_function(f"() => document.querySelector('video').currentTime > {first} + 1", timeout=30_000)
+    assert any(url.endswith(".m3u8") for url in fetched) and not any(".flv" in url for url in fetched), fetched
+    page.get_by_role("button", name="Close session").click()
+
+
+def test_console_player_hands_hls_to_the_browser_without_mse(console, page):
+    page.add_init_script(WITHOUT_MSE)
+    _open_new_session(console, page)
+    page.wait_for_function("() => (document.querySelector('video').getAttribute('src') || '').endsWith('.m3u8')",
+                           timeout=30_000)
+    page.get_by_role("button", name="Close session").click()

@@ -1,9 +1,10 @@
-"""Each ready session is served as HLS too: a live playlist and MPEG-TS segments cut from the
-very stream the FLV viewers get."""
+"""Each ready session is served as HLS too: a live playlist and fragmented-MP4 segments cut from
+the very stream the FLV viewers get."""
 
 from __future__ import annotations
 
 import io
+import re
 
 import av
 import requests
@@ -31,10 +32,12 @@ def test_playlist_and_segments_play_h264_and_aac(srv, client):
     assert text.startswith("#EXTM3U") and "#EXT-X-ENDLIST" not in text
     assert "#EXT-X-TARGETDURATION:1" in text
     segment = _segments(text)[-1]
-    assert segment.startswith(f"{session_id}/")
-    data = requests.get(f"{srv.base_url}/live/{segment}", timeout=10)
-    assert data.status_code == 200 and data.headers["Content-Type"] == "video/mp2t"
-    container = av.open(io.BytesIO(data.content), format="mpegts")
+    assert segment.startswith(f"{session_id}/") and segment.endswith(".m4s")
+    init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', text).group(1)
+    assert init.startswith(f"{session_id}/")
+    parts = [requests.get(f"{srv.base_url}/live/{name}", timeout=10) for name in (init, segment)]
+    assert all(p.status_code == 200 and p.headers["Content-Type"] == "video/mp4" for p in parts)
+    container = av.open(io.BytesIO(parts[0].content + parts[1].content), format="mp4")
     kinds = {s.type: s.codec_context.name for s in container.streams}
     assert kinds == {"video": "h264", "audio": "aac"}
     frames = [f for f in container.decode(video=0)]
@@ -65,7 +68,7 @@ def test_unknown_closed_and_foreign_names_are_404(srv, client):
     assert _playlist(srv, "m000").status_code == 404
     session_id = client.create()
     assert _playlist(srv, session_id).status_code == 200
-    for name in ("index.m3u8", "../../etc/passwd", "r1-99999999999.ts", "r9-1.ts"):
+    for name in ("index.m3u8", "../../etc/passwd", "r1-99999999999.m4s", "r9-init.mp4", "r1-1.ts"):
         assert requests.get(f"{srv.base_url}/live/{session_id}/{name}", timeout=10).status_code == 404
     client.ok("closesession", SessionId=session_id)
     assert _playlist(srv, session_id).status_code == 404

@@ -187,12 +187,15 @@ def session_start_automatically(*, session: LiveSession) -> bool:
 # moving next_close_at forward, so concurrent sweeps attempt it once, and a process that dies
 # mid-attempt only delays the next one until the claim lapses.
 
-CLOSE_RETRY_FIRST_SECONDS = 5
+CLOSE_RETRY_SECOND_SECONDS = 5
 
 
 def close_retry_delay(attempts: int) -> timedelta:
-    """How long after a failed closesession the next one is due: 5 s, doubling, capped."""
-    seconds = CLOSE_RETRY_FIRST_SECONDS * 2 ** min(max(attempts - 1, 0), 16)
+    """How long after the failed closesession number `attempts` the next one is due: the first
+    failure is retried by the next sweep, later ones after 5 s, 10 s, 20 s, … up to the cap."""
+    if attempts <= 1:
+        return timedelta(0)
+    seconds = CLOSE_RETRY_SECOND_SECONDS * 2 ** min(attempts - 2, 16)
     return timedelta(seconds=min(seconds, settings.TCADH_CLOSE_RETRY_MAX_SECONDS))
 
 

@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app import params
 from sessions_app.models import Asset, Project
@@ -13,9 +15,9 @@ from .models import Cue, DemoScript, KioskConfig
 def _source_fields(form: forms.Form, data: dict, *, required: bool) -> None:
     project, asset = data.get("project"), data.get("asset")
     if project and asset:
-        form.add_error("asset", "Choose a project or an asset, not both.")
+        form.add_error("asset", _("Choose a project or an asset, not both."))
     elif required and not project and not asset:
-        form.add_error("project", "Choose the project (or an asset) the kiosk creates its sessions from.")
+        form.add_error("project", _("Choose the project (or an asset) the kiosk creates its sessions from."))
 
 
 class ScriptForm(forms.ModelForm):
@@ -23,8 +25,8 @@ class ScriptForm(forms.ModelForm):
         model = DemoScript
         fields = ["name", "project", "asset"]
         field_classes = {"project": params.IdChoiceField, "asset": params.IdChoiceField}
-        labels = {"name": "Script name", "project": "Project", "asset": "Avatar asset"}
-        help_texts = {"asset": "The asset's action codes fill the gesture helper and are checked in cues."}
+        labels = {"name": _("Script name"), "project": _("Project"), "asset": _("Avatar asset")}
+        help_texts = {"asset": _("The asset's action codes fill the gesture helper and are checked in cues.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -38,20 +40,20 @@ class ScriptForm(forms.ModelForm):
 
 
 class CueForm(forms.Form):
-    kind = forms.ChoiceField(choices=Cue.Kind.choices, initial=Cue.Kind.TEXT, label="Kind")
-    text = forms.CharField(required=False, label="Text", widget=forms.Textarea(attrs={"rows": 3}),
-                           help_text="SSML tags allowed.")
+    kind = forms.ChoiceField(choices=Cue.Kind.choices, initial=Cue.Kind.TEXT, label=_("Kind"))
+    text = forms.CharField(required=False, label=_("Text"), widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text=_("SSML tags allowed."))
     pause_seconds = forms.DecimalField(required=False, min_value=Decimal("0.1"), max_value=services.PAUSE_MAX_SECONDS,
-                                       decimal_places=1, label="Pause (seconds)")
-    note = forms.CharField(required=False, label="Presenter note", widget=forms.Textarea(attrs={"rows": 1}))
+                                       decimal_places=1, label=_("Pause (seconds)"))
+    note = forms.CharField(required=False, label=_("Presenter note"), widget=forms.Textarea(attrs={"rows": 1}))
 
     def clean(self):
         data = super().clean()
         if data.get("kind") == Cue.Kind.PAUSE and not data.get("pause_seconds"):
-            self.add_error("pause_seconds", "How long is the pause?")
+            self.add_error("pause_seconds", _("How long is the pause?"))
         if data.get("kind") == Cue.Kind.TEXT and not (data.get("text") or "").strip() \
                 and not (data.get("note") or "").strip():
-            self.add_error("text", "Write what the avatar says (or delete the cue).")
+            self.add_error("text", _("Write what the avatar says (or delete the cue)."))
         return data
 
     def spec(self) -> services.CueSpec:
@@ -74,16 +76,17 @@ def cue_specs(formset) -> list[services.CueSpec]:
 
 
 class ImportForm(forms.Form):
-    name = forms.CharField(max_length=100, label="Script name")
+    name = forms.CharField(max_length=100, label=_("Script name"))
     project = params.IdChoiceField(queryset=Project.objects.select_related("account"), required=False,
-                                     label="Project")
+                                     label=_("Project"))
     asset = params.IdChoiceField(queryset=Asset.objects.select_related("account"), required=False,
-                                   label="Avatar asset")
-    file = forms.FileField(required=False, label="Text file",
-                           help_text="UTF-8 plain text: one cue per paragraph, “[pause 3]” for a pause, "
-                                     "lines starting with “> ” are presenter notes. "
-                                     f"At most {SCRIPT_MAX_BYTES // 1024} KB and {SCRIPT_MAX_CUES} cues.")
-    text = forms.CharField(required=False, label="Or paste the text", widget=forms.Textarea(attrs={"rows": 10}))
+                                   label=_("Avatar asset"))
+    file = forms.FileField(required=False, label=_("Text file"),
+                           help_text=format_lazy(_("UTF-8 plain text: one cue per paragraph, “[pause 3]” for a pause, "
+                                                   "lines starting with “> ” are presenter notes. "
+                                                   "At most {kb} KB and {cues} cues."),
+                                                 kb=SCRIPT_MAX_BYTES // 1024, cues=SCRIPT_MAX_CUES))
+    text = forms.CharField(required=False, label=_("Or paste the text"), widget=forms.Textarea(attrs={"rows": 10}))
 
     def clean(self):
         data = super().clean()
@@ -91,21 +94,21 @@ class ImportForm(forms.Form):
         upload = data.get("file")
         if upload:
             if upload.size > SCRIPT_MAX_BYTES:
-                self.add_error("file", f"The file is larger than {SCRIPT_MAX_BYTES // 1024} KB.")
+                self.add_error("file", _("The file is larger than %(kb)s KB.") % {"kb": SCRIPT_MAX_BYTES // 1024})
                 return data
             try:
                 data["text"] = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError:
-                self.add_error("file", "The file is not UTF-8 text.")
+                self.add_error("file", _("The file is not UTF-8 text."))
                 return data
             if "\x00" in data["text"]:
-                self.add_error("file", "The file holds a NUL character: it is not a text file.")
+                self.add_error("file", _("The file holds a NUL character: it is not a text file."))
                 return data
         elif len((data.get("text") or "").encode("utf-8")) > SCRIPT_MAX_BYTES:
-            self.add_error("text", f"The text is larger than {SCRIPT_MAX_BYTES // 1024} KB.")
+            self.add_error("text", _("The text is larger than %(kb)s KB.") % {"kb": SCRIPT_MAX_BYTES // 1024})
             return data
         if not (data.get("text") or "").strip():
-            self.add_error("text", "Choose a file or paste the script's text.")
+            self.add_error("text", _("Choose a file or paste the script's text."))
         return data
 
 
@@ -117,10 +120,10 @@ class KioskForm(forms.ModelForm):
         field_classes = {"project": params.IdChoiceField, "asset": params.IdChoiceField,
                          "script": params.IdChoiceField}
         labels = {
-            "name": "Kiosk name", "slug": "Address (slug)", "project": "Project", "asset": "Avatar asset",
-            "script": "Attract script", "attract_every_minutes": "Attract every (minutes idle)",
-            "window_start": "Opens at", "window_end": "Closes at", "protocol": "Protocol",
-            "driver_type": "Driver type", "enabled": "Enabled",
+            "name": _("Kiosk name"), "slug": _("Address (slug)"), "project": _("Project"), "asset": _("Avatar asset"),
+            "script": _("Attract script"), "attract_every_minutes": _("Attract every (minutes idle)"),
+            "window_start": _("Opens at"), "window_end": _("Closes at"), "protocol": _("Protocol"),
+            "driver_type": _("Driver type"), "enabled": _("Enabled"),
         }
         widgets = {"window_start": forms.TimeInput(attrs={"type": "time"}),
                    "window_end": forms.TimeInput(attrs={"type": "time"})}
@@ -134,5 +137,5 @@ class KioskForm(forms.ModelForm):
         data = super().clean()
         _source_fields(self, data, required=True)
         if (data.get("window_start") is None) != (data.get("window_end") is None):
-            self.add_error("window_end", "Give both the opening and the closing time, or neither.")
+            self.add_error("window_end", _("Give both the opening and the closing time, or neither."))
         return data

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from sessions_app.models import Account, Asset, LiveSession, Project
 
@@ -32,17 +33,17 @@ class DemoScript(models.Model):
 
 class Cue(models.Model):
     class Kind(models.TextChoices):
-        TEXT = "text", "Text"
-        PAUSE = "pause", "Pause"
+        TEXT = "text", _("Text")
+        PAUSE = "pause", _("Pause")
 
     script = models.ForeignKey(DemoScript, on_delete=models.CASCADE, related_name="cues")
     position = models.PositiveIntegerField()
     kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.TEXT)
-    text = models.TextField(blank=True, help_text="What the avatar says; SSML tags allowed.")
+    text = models.TextField(blank=True, help_text=_("What the avatar says; SSML tags allowed."))
     pause_seconds = models.DecimalField(max_digits=5, decimal_places=1, default=Decimal("0"),
                                         validators=[MinValueValidator(Decimal("0")),
                                                     MaxValueValidator(Decimal("600"))])
-    note = models.TextField(blank=True, help_text="For the presenter's eyes only.")
+    note = models.TextField(blank=True, help_text=_("For the presenter's eyes only."))
 
     class Meta:
         ordering = ["script", "position", "id"]
@@ -63,13 +64,13 @@ class KioskConfig(models.Model):
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     script = models.ForeignKey(DemoScript, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                               help_text="Cues spoken when the session starts and again whenever it has "
-                                         "been idle for the attract interval.")
+                               help_text=_("Cues spoken when the session starts and again whenever it has "
+                                         "been idle for the attract interval."))
     attract_every_minutes = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
     window_start = models.TimeField(null=True, blank=True,
-                                    help_text="Daily opening time (console time zone); empty = always open.")
+                                    help_text=_("Daily opening time (console time zone); empty = always open."))
     window_end = models.TimeField(null=True, blank=True,
-                                  help_text="Daily closing time; earlier than the opening time = overnight.")
+                                  help_text=_("Daily closing time; earlier than the opening time = overnight."))
     protocol = models.CharField(max_length=8, choices=LiveSession.Protocol.choices,
                                 default=LiveSession.Protocol.RTMP)
     driver_type = models.PositiveSmallIntegerField(choices=LiveSession.DriverType.choices,

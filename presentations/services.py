@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sessions_app import lifecycle
 from sessions_app import services as session_services
@@ -49,7 +50,7 @@ class CueSpec:
 
 def _source_account(project: Project | None, asset: Asset | None):
     if project is not None and asset is not None:
-        raise ServiceError("choose a project or an asset, not both")
+        raise ServiceError(_("choose a project or an asset, not both"))
     source = project or asset
     return source.account if source is not None else None
 
@@ -57,28 +58,29 @@ def _source_account(project: Project | None, asset: Asset | None):
 def _normalise(spec: CueSpec) -> CueSpec:
     if "\x00" in spec.text or "\x00" in spec.note:
         # The cloud cannot speak it and PostgreSQL cannot store it.
-        raise ServiceError("a cue cannot hold a NUL character")
+        raise ServiceError(_("a cue cannot hold a NUL character"))
     # Blank lines inside a cue would split it in two on the next import: keep single newlines.
     text = re.sub(r"\n\s*\n+", "\n", spec.text.replace("\r\n", "\n")).strip()
     note = re.sub(r"\n\s*\n+", "\n", spec.note.replace("\r\n", "\n")).strip()
     if spec.kind == Cue.Kind.PAUSE:
         if not (Decimal("0") < spec.pause_seconds <= PAUSE_MAX_SECONDS):
-            raise ServiceError(f"a pause lasts more than 0 and at most {PAUSE_MAX_SECONDS} seconds")
+            raise ServiceError(_("a pause lasts more than 0 and at most %(max)s seconds") % {"max": PAUSE_MAX_SECONDS})
         return CueSpec(Cue.Kind.PAUSE, "", spec.pause_seconds, note)
     if spec.kind != Cue.Kind.TEXT:
-        raise ServiceError(f"unknown cue kind {spec.kind!r}")
+        raise ServiceError(_("unknown cue kind %(kind)r") % {"kind": spec.kind})
     if not text and not note:
-        raise ServiceError("a text cue needs text or a note")
+        raise ServiceError(_("a text cue needs text or a note"))
     return CueSpec(Cue.Kind.TEXT, text, Decimal("0"), note)
 
 
 def _within_limits(cues: list[CueSpec]) -> list[CueSpec]:
     """The same limits whichever way the cues came: what one way saves, the other can open."""
     if len(cues) > SCRIPT_MAX_CUES:
-        raise ServiceError(f"a script has at most {SCRIPT_MAX_CUES} cues; this one has {len(cues)}")
+        raise ServiceError(_("a script has at most %(max)s cues; this one has %(count)s") % {"max": SCRIPT_MAX_CUES, "count": len(cues)})
     size = len(script_text_format(cues).encode("utf-8"))
     if size > SCRIPT_MAX_BYTES:
-        raise ServiceError(f"a script is at most {SCRIPT_MAX_BYTES // 1024} KB as text; this one is {size // 1024} KB")
+        raise ServiceError(_("a script is at most %(max)s KB as text; this one is %(size)s KB")
+                           % {"max": SCRIPT_MAX_BYTES // 1024, "size": size // 1024})
     return cues
 
 
@@ -152,10 +154,11 @@ def script_text_parse(text: str) -> list[CueSpec]:
             try:
                 seconds = Decimal(pause.group(1)).quantize(Decimal("0.1"))
             except InvalidOperation:
-                raise ServiceError(f"paragraph {number}: “{body}” is not a pause length") from None
+                raise ServiceError(_("paragraph %(number)s: “%(body)s” is not a pause length")
+                                   % {"number": number, "body": body}) from None
             if not (Decimal("0") < seconds <= PAUSE_MAX_SECONDS):
-                raise ServiceError(f"paragraph {number}: a pause lasts more than 0 and at most "
-                                   f"{PAUSE_MAX_SECONDS} seconds")
+                raise ServiceError(_("paragraph %(number)s: a pause lasts more than 0 and at most %(max)s seconds")
+                                   % {"number": number, "max": PAUSE_MAX_SECONDS})
             cues.append(CueSpec(Cue.Kind.PAUSE, "", seconds, "\n".join(notes).strip()))
         else:
             cues.append(CueSpec(Cue.Kind.TEXT, body, Decimal("0"), "\n".join(notes).strip()))
@@ -189,7 +192,7 @@ def script_import(*, user, name: str, text: str, project: Project | None = None,
                   asset: Asset | None = None) -> DemoScript:
     cues = script_text_parse(text)
     if not cues:
-        raise ServiceError("the text has no cues: write one paragraph per cue")
+        raise ServiceError(_("the text has no cues: write one paragraph per cue"))
     return script_create(user=user, name=name, cues=cues, project=project, asset=asset, action="script_import")
 
 
@@ -339,7 +342,7 @@ def kiosk_open(*, user, kiosk: KioskConfig, page_id: str, now: datetime | None =
             protocol=kiosk.protocol, driver_type=kiosk.driver_type, auto_start=True,
         ))
     except ServiceError as exc:
-        return KioskState("error", message=f"The session could not be created: {exc}.")
+        return KioskState("error", message=_("The session could not be created: %(error)s.") % {"error": exc})
     finally:
         KioskConfig.objects.filter(pk=kiosk.pk).update(opening_at=None)
     with transaction.atomic():

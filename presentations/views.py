@@ -11,9 +11,11 @@ from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext as _, ngettext
 
 from sessions_app import params
 from sessions_app.models import LiveSession
+from sessions_app.sentences import sentence
 from sessions_app.views import driver_required, viewer_required
 
 from . import selectors, services, ssml
@@ -51,9 +53,9 @@ def _script_editor(request, script: DemoScript | None):
                 services.script_update(user=request.user, script=script, name=data["name"], cues=cue_specs(formset),
                                        project=data["project"], asset=data["asset"])
         except services.ServiceError as exc:
-            form.add_error(None, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+            form.add_error(None, sentence(exc))
         else:
-            messages.success(request, f"Saved “{script.name}”.")
+            messages.success(request, _("Saved “%(name)s”.") % {"name": script.name})
             return redirect("script_edit", pk=script.pk)
     codes = selectors.action_codes_for(script=script) if script else None
     problems = [[p.as_dict() for p in ssml.validate(f["text"].value() or "",
@@ -83,7 +85,7 @@ def script_delete(request, pk: int):
     script = get_object_or_404(DemoScript, pk=pk)
     name = script.name
     services.script_delete(user=request.user, script=script)
-    messages.success(request, f"Deleted “{name}”.")
+    messages.success(request, _("Deleted “%(name)s”.") % {"name": name})
     return redirect("script_list")
 
 
@@ -96,9 +98,11 @@ def script_import(request):
             script = services.script_import(user=request.user, name=data["name"], text=data["text"],
                                             project=data["project"], asset=data["asset"])
         except services.ServiceError as exc:
-            form.add_error(None, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+            form.add_error(None, sentence(exc))
         else:
-            messages.success(request, f"Imported “{script.name}” with {script.cues.count()} cues.")
+            count = script.cues.count()
+            messages.success(request, ngettext("Imported “%(name)s” with %(count)s cue.", "Imported “%(name)s” with %(count)s cues.", count)
+                             % {"name": script.name, "count": count})
             return redirect("script_edit", pk=script.pk)
     return render(request, "presentations/script_import.html", {"form": form})
 
@@ -126,9 +130,9 @@ def ssml_check(request):
     codes = body.get("action_codes")
     if not isinstance(text, str) or not (codes is None or (isinstance(codes, list)
                                                           and all(isinstance(c, str) for c in codes))):
-        return JsonResponse({"error": "text must be a string and action_codes a list of strings"}, status=400)
+        return JsonResponse({"error": _("text must be a string and action_codes a list of strings")}, status=400)
     if not all(params.is_unicode_text(value) for value in [text, *(codes or [])]):
-        return JsonResponse({"error": "the text holds a broken character (a lone surrogate)"}, status=400)
+        return JsonResponse({"error": _("the text holds a broken character (a lone surrogate)")}, status=400)
     problems = ssml.validate(text, action_codes=frozenset(codes) if codes else None)
     return JsonResponse({"bytes": ssml.text_bytes(text), "limit": ssml.TEXT_MAX_BYTES,
                          "problems": [p.as_dict() for p in problems]})
@@ -178,7 +182,7 @@ def _kiosk_editor(request, kiosk: KioskConfig | None):
     form = KioskForm(request.POST or None, instance=kiosk)
     if request.method == "POST" and form.is_valid():
         kiosk = services.kiosk_save(user=request.user, kiosk=form.save(commit=False))
-        messages.success(request, f"Saved kiosk “{kiosk.name}”.")
+        messages.success(request, _("Saved kiosk “%(name)s”.") % {"name": kiosk.name})
         return redirect("kiosk_list")
     return render(request, "presentations/kiosk_edit.html", {"form": form, "kiosk": kiosk})
 

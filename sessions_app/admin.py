@@ -1,16 +1,17 @@
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from .models import Account, Asset, AuditEntry, LiveSession, Project, SessionEvent, Utterance
 
 
 class AccountAdminForm(forms.ModelForm):
     # Write-only: the stored accesstoken is never rendered back, only set or replaced.
-    base_url = forms.URLField(label="Base URL", assume_scheme="https", initial="https://gw.tvs.qq.com")
+    base_url = forms.URLField(label=_("Base URL"), assume_scheme="https", initial="https://gw.tvs.qq.com")
     new_accesstoken = forms.CharField(
-        label="Accesstoken (set / replace)", required=False, strip=True,
+        label=_("Accesstoken (set / replace)"), required=False, strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Leave empty to keep the stored accesstoken.",
+        help_text=_("Leave empty to keep the stored accesstoken."),
     )
 
     class Meta:
@@ -20,7 +21,7 @@ class AccountAdminForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         if not self.instance.accesstoken_encrypted and not data.get("new_accesstoken"):
-            self.add_error("new_accesstoken", "A new account needs its accesstoken.")
+            self.add_error("new_accesstoken", _("A new account needs its accesstoken."))
         return data
 
     def save(self, commit=True):

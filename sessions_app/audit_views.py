@@ -7,8 +7,10 @@ from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+from django.utils.translation import gettext_lazy as _
 
 from . import audit, params, roles
+from .labels import STATUS_LABELS
 from .models import Account, LiveSession
 from .views import role_required
 
@@ -23,14 +25,14 @@ def _local_input() -> forms.DateTimeInput:
 
 
 class SessionFilterForm(forms.Form):
-    since = params.DateTimeParamField(label="From", required=False, widget=_local_input())
-    until = params.DateTimeParamField(label="Until", required=False, widget=_local_input())
-    status = forms.ChoiceField(label="Status", required=False,
-                               choices=[("", "any")] + list(LiveSession.Status.choices))
-    close_reason = forms.CharField(label="Close reason", required=False, max_length=200)
-    creator = forms.CharField(label="Creator", required=False, max_length=150)
-    protocol = forms.ChoiceField(label="Protocol", required=False,
-                                 choices=[("", "any")] + list(LiveSession.Protocol.choices))
+    since = params.DateTimeParamField(label=_("From"), required=False, widget=_local_input())
+    until = params.DateTimeParamField(label=_("Until"), required=False, widget=_local_input())
+    status = forms.ChoiceField(label=_("Status"), required=False,
+                               choices=[("", _("any"))] + list(STATUS_LABELS.items()))
+    close_reason = forms.CharField(label=_("Close reason"), required=False, max_length=200)
+    creator = forms.CharField(label=_("Creator"), required=False, max_length=150)
+    protocol = forms.ChoiceField(label=_("Protocol"), required=False,
+                                 choices=[("", _("any"))] + list(LiveSession.Protocol.choices))
 
     def filters(self) -> audit.SessionFilters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -39,12 +41,12 @@ class SessionFilterForm(forms.Form):
 
 
 class AuditLogFilterForm(forms.Form):
-    since = params.DateTimeParamField(label="From", required=False, widget=_local_input())
-    until = params.DateTimeParamField(label="Until", required=False, widget=_local_input())
-    action = forms.CharField(label="Action", required=False, max_length=40)
-    actor = forms.CharField(label="Actor", required=False, max_length=150)
-    account = params.IdChoiceField(label="Account", required=False, queryset=Account.objects.all())
-    ok = forms.ChoiceField(label="Outcome", required=False, choices=[("", "any"), ("1", "succeeded"), ("0", "failed")])
+    since = params.DateTimeParamField(label=_("From"), required=False, widget=_local_input())
+    until = params.DateTimeParamField(label=_("Until"), required=False, widget=_local_input())
+    action = forms.CharField(label=_("Action"), required=False, max_length=40)
+    actor = forms.CharField(label=_("Actor"), required=False, max_length=150)
+    account = params.IdChoiceField(label=_("Account"), required=False, queryset=Account.objects.all())
+    ok = forms.ChoiceField(label=_("Outcome"), required=False, choices=[("", _("any")), ("1", _("succeeded")), ("0", _("failed"))])
 
     def filters(self) -> audit.AuditFilters:
         data = self.cleaned_data if self.is_valid() else {}

@@ -2,6 +2,7 @@ import uuid
 
 from django import forms
 from django.core import validators
+from django.utils.translation import gettext_lazy as _
 
 from . import params
 from .models import Account, Asset, LiveSession, Project
@@ -12,21 +13,21 @@ def default_user_id() -> str:
 
 
 class NewSessionForm(forms.Form):
-    account = params.IdChoiceField(queryset=Account.objects.all(), label="Account")
+    account = params.IdChoiceField(queryset=Account.objects.all(), label=_("Account"))
     project = params.IdChoiceField(queryset=Project.objects.select_related("account"), required=False,
-                                     label="Project")
+                                     label=_("Project"))
     asset = params.IdChoiceField(queryset=Asset.objects.select_related("account"), required=False,
-                                   label="Asset")
+                                   label=_("Asset"))
     protocol = forms.ChoiceField(choices=LiveSession.Protocol.choices, initial=LiveSession.Protocol.RTMP,
-                                 label="Protocol")
+                                 label=_("Protocol"))
     driver_type = forms.TypedChoiceField(choices=LiveSession.DriverType.choices, coerce=int,
-                                         initial=LiveSession.DriverType.TEXT, label="Driver type")
-    user_id = forms.CharField(max_length=64, label="User ID",
-                              help_text="Creating a session with a User ID that already has a live session "
-                                        "closes that other session.")
+                                         initial=LiveSession.DriverType.TEXT, label=_("Driver type"))
+    user_id = forms.CharField(max_length=64, label=_("User ID"),
+                              help_text=_("Creating a session with a User ID that already has a live session "
+                                        "closes that other session."))
     stream_max_interval = forms.IntegerField(min_value=2000, max_value=6000, initial=2000,
-                                             label="Stream max interval (ms)")
-    auto_start = forms.BooleanField(required=False, initial=True, label="Start automatically when ready")
+                                             label=_("Stream max interval (ms)"))
+    auto_start = forms.BooleanField(required=False, initial=True, label=_("Start automatically when ready"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -42,24 +43,25 @@ class NewSessionForm(forms.Form):
         data = super().clean()
         account, project, asset = data.get("account"), data.get("project"), data.get("asset")
         if project and asset:
-            self.add_error("asset", "Choose a project or an asset, not both.")
+            self.add_error("asset", _("Choose a project or an asset, not both."))
         elif not project and not asset:
-            self.add_error("project", "Choose the project (or an asset) to create the session from.")
+            self.add_error("project", _("Choose the project (or an asset) to create the session from."))
         for field, source in (("project", project), ("asset", asset)):
             if account and source and source.account_id != account.pk:
-                self.add_error(field, f"{source} belongs to account {source.account}, not {account}.")
+                self.add_error(field, _("%(source)s belongs to account %(owner)s, not %(account)s.")
+                               % {"source": source, "owner": source.account, "account": account})
         return data
 
 
 class SayForm(forms.Form):
-    text = forms.CharField(max_length=4000, required=False, label="Say",
+    text = forms.CharField(max_length=4000, required=False, label=_("Say"),
                            widget=forms.TextInput(attrs={"autocomplete": "off"}))
-    interrupt = forms.BooleanField(required=False, label="Interrupt current speech")
+    interrupt = forms.BooleanField(required=False, label=_("Interrupt current speech"))
 
     def clean(self):
         data = super().clean()
         if not data.get("text", "").strip() and not data.get("interrupt"):
-            self.add_error("text", "Type something to say.")
+            self.add_error("text", _("Type something to say."))
         return data
 
 
@@ -67,12 +69,12 @@ class WebURLField(forms.URLField):
     """An http(s) address: the cloud fetches it and refuses any other scheme (ftp://, file://)."""
 
     default_validators = [validators.URLValidator(schemes=["http", "https"])]
-    default_error_messages = {"invalid": "Enter an http:// or https:// address."}
+    default_error_messages = {"invalid": _("Enter an http:// or https:// address.")}
 
 
 class LayoutForm(forms.Form):
-    background_url = WebURLField(required=False, label="Background URL", assume_scheme="https",
-                                 help_text="jpg or png under 1 MB; empty keeps the current background.")
-    position = forms.FloatField(min_value=-0.5, max_value=0.5, initial=0.0, label="Horizontal position")
-    position_vertical = forms.FloatField(min_value=-0.5, max_value=0.25, initial=0.0, label="Vertical position")
-    zoom = forms.FloatField(min_value=0.25, max_value=2.0, initial=1.0, label="Zoom")
+    background_url = WebURLField(required=False, label=_("Background URL"), assume_scheme="https",
+                                 help_text=_("jpg or png under 1 MB; empty keeps the current background."))
+    position = forms.FloatField(min_value=-0.5, max_value=0.5, initial=0.0, label=_("Horizontal position"))
+    position_vertical = forms.FloatField(min_value=-0.5, max_value=0.25, initial=0.0, label=_("Vertical position"))
+    zoom = forms.FloatField(min_value=0.25, max_value=2.0, initial=1.0, label=_("Zoom"))

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext, gettext_lazy as _
 
 from . import crypto
 
@@ -15,11 +16,11 @@ class Account(models.Model):
     appkey = models.CharField(max_length=64, unique=True)
     accesstoken_encrypted = models.TextField(editable=False)
     concurrency_limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Purchased concurrent sessions, when known."
+        null=True, blank=True, help_text=_("Purchased concurrent sessions, when known.")
     )
     orphan_autoclose_minutes = models.PositiveIntegerField(
         null=True, blank=True, default=10,
-        help_text="Close sessions unknown to the console after this long; empty = never.",
+        help_text=_("Close sessions unknown to the console after this long; empty = never."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -43,7 +44,7 @@ class Project(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="projects")
     project_id = models.CharField("VirtualmanProjectId", max_length=64)
     name = models.CharField(max_length=100)
-    has_bot = models.BooleanField(default=False, help_text="Bound to a dialogue bot or LLM.")
+    has_bot = models.BooleanField(default=False, help_text=_("Bound to a dialogue bot or LLM."))
     idle_limit_seconds = models.PositiveIntegerField(default=300)
 
     class Meta:
@@ -62,7 +63,7 @@ class Asset(models.Model):
     name = models.CharField(max_length=100)
     idle_limit_seconds = models.PositiveIntegerField(default=300)
     action_codes = models.CharField(
-        max_length=500, blank=True, help_text="Gesture codes for <insert-action>, comma separated."
+        max_length=500, blank=True, help_text=_("Gesture codes for <insert-action>, comma separated.")
     )
 
     class Meta:
@@ -87,13 +88,13 @@ class LiveSession(models.Model):
     ENDED_STATUSES = (Status.CLOSING, Status.CLOSED, Status.FAILED)
 
     class Protocol(models.TextChoices):
-        RTMP = "rtmp", "RTMP (HTTP-FLV in the page)"
-        WEBRTC = "webrtc", "WebRTC (LEB)"
-        TRTC = "trtc", "TRTC room"
+        RTMP = "rtmp", _("RTMP (HTTP-FLV in the page)")
+        WEBRTC = "webrtc", _("WebRTC (LEB)")
+        TRTC = "trtc", _("TRTC room")
 
     class DriverType(models.IntegerChoices):
-        TEXT = 1, "Text"
-        AUDIO = 3, "Audio and text"
+        TEXT = 1, _("Text")
+        AUDIO = 3, _("Audio and text")
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="sessions")
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions")
@@ -111,7 +112,7 @@ class LiveSession(models.Model):
     # May carry TRTC signatures: only ever turned into a derived, signature-free URL for browsers.
     play_stream_addr = models.TextField(blank=True)
     speak_status = models.CharField(max_length=32, blank=True)
-    is_orphan = models.BooleanField(default=False, help_text="Found in the cloud, not created here.")
+    is_orphan = models.BooleanField(default=False, help_text=_("Found in the cloud, not created here."))
     close_reason = models.CharField(max_length=200, blank=True)
     close_type = models.PositiveSmallIntegerField(null=True, blank=True)
     error_code = models.IntegerField(null=True, blank=True)
@@ -160,20 +161,20 @@ class LiveSession(models.Model):
     @property
     def source_label(self) -> str:
         if self.project_id:
-            return f"project {self.project}"
+            return gettext("project %(name)s") % {"name": self.project}
         if self.asset_id:
-            return f"asset {self.asset}"
-        return "unknown source"
+            return gettext("asset %(name)s") % {"name": self.asset}
+        return gettext("unknown source")
 
 
 class Utterance(models.Model):
     """One drive command sent to the avatar, and what became of it."""
 
     class Kind(models.TextChoices):
-        HTTP_TEXT = "http_text", "Text (HTTP)"
-        TEXT = "text", "Text"
-        STREAM = "stream", "Streamed text"
-        AUDIO = "audio", "Audio"
+        HTTP_TEXT = "http_text", _("Text (HTTP)")
+        TEXT = "text", _("Text")
+        STREAM = "stream", _("Streamed text")
+        AUDIO = "audio", _("Audio")
 
     class State(models.TextChoices):
         QUEUED = "queued"

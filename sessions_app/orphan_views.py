@@ -3,9 +3,11 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
 
 from . import services, sweeps
 from .models import LiveSession
+from .sentences import sentence
 from .views import driver_required
 
 
@@ -14,7 +16,7 @@ def _orphan_action(request, pk: int, action, success: str):
     try:
         action(user=request.user, session=session)
     except services.ServiceError as exc:
-        messages.error(request, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+        messages.error(request, sentence(exc))
     else:
         messages.success(request, success)
     return redirect("dashboard")
@@ -23,10 +25,10 @@ def _orphan_action(request, pk: int, action, success: str):
 @require_POST
 @driver_required
 def orphan_adopt(request, pk: int):
-    return _orphan_action(request, pk, sweeps.orphan_adopt, "Session adopted: it is yours now.")
+    return _orphan_action(request, pk, sweeps.orphan_adopt, _("Session adopted: it is yours now."))
 
 
 @require_POST
 @driver_required
 def orphan_close(request, pk: int):
-    return _orphan_action(request, pk, sweeps.orphan_close, "Orphan session closed.")
+    return _orphan_action(request, pk, sweeps.orphan_close, _("Orphan session closed."))

@@ -15,6 +15,9 @@ from datetime import datetime
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .sentences import sentence
 
 # The database's bigint: every primary key and foreign key of the console fits in it.
 ID_MAX = 2**63 - 1
@@ -34,7 +37,7 @@ class BadParameter(ValueError):
 def parse_id(raw: str, *, name: str) -> int:
     """An id: 1 to 19 ASCII digits within the signed 64-bit range."""
     if not isinstance(raw, str) or not _ID.fullmatch(raw) or int(raw) > ID_MAX:
-        raise BadParameter(f"{name} must be an id (digits only)")
+        raise BadParameter(_("%(name)s must be an id (digits only)") % {"name": name})
     return int(raw)
 
 
@@ -48,13 +51,14 @@ def parse_datetime(raw: str, *, name: str) -> datetime:
     time zone, between DATETIME_MIN and DATETIME_MAX."""
     found = _DATETIME.fullmatch(raw.strip()) if isinstance(raw, str) else None
     if not found:
-        raise BadParameter(f"{name} must be a date and time like 2026-01-31T09:30")
+        raise BadParameter(_("%(name)s must be a date and time like 2026-01-31T09:30") % {"name": name})
     try:
         naive = datetime(*(int(part) for part in found.groups(default="0")))
     except ValueError:
-        raise BadParameter(f"{name} is not a date that exists") from None
+        raise BadParameter(_("%(name)s is not a date that exists") % {"name": name}) from None
     if not DATETIME_MIN <= naive <= DATETIME_MAX:
-        raise BadParameter(f"{name} must be between {DATETIME_MIN:%Y} and {DATETIME_MAX:%Y}")
+        raise BadParameter(_("%(name)s must be between %(min)s and %(max)s")
+                           % {"name": name, "min": f"{DATETIME_MIN:%Y}", "max": f"{DATETIME_MAX:%Y}"})
     return timezone.make_aware(naive)
 
 
@@ -80,9 +84,9 @@ class DateTimeParamField(forms.DateTimeField):
         if isinstance(value, datetime):
             return value
         try:
-            return parse_datetime(value, name=str(self.label or "the date"))
+            return parse_datetime(value, name=str(self.label or _("the date")))
         except BadParameter as exc:
-            raise forms.ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", code="invalid") from None
+            raise forms.ValidationError(sentence(exc), code="invalid") from None
 
 
 def parse_json_object(body: bytes) -> dict:

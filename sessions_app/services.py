@@ -18,11 +18,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tcadh.errors import TcadhError
 from tcadh.models import SessionStatus
 
-from . import broadcast, cloud
+from . import broadcast, cloud, cloud_errors
+from .labels import status_label
 from .models import Account, Asset, AuditEntry, LiveSession, Project, SessionEvent, Utterance
 from .selectors import event_summary, session_summary
 
@@ -37,7 +39,7 @@ class ServiceError(Exception):
 
 
 def _cloud_message(exc: TcadhError) -> str:
-    return f"the cloud refused: {exc.message or 'no message'} (code {exc.code})"
+    return cloud_errors.cloud_refusal(exc)
 
 
 def audit_record(*, actor, action: str, ok: bool = True, session: LiveSession | None = None,
@@ -103,10 +105,10 @@ def session_create(*, user, spec: NewSession) -> LiveSession:
     Queues nothing: `lifecycle.session_create` is what views call, and it queues the polling.
     """
     if (spec.project is None) == (spec.asset is None):
-        raise ServiceError("choose either a project or an asset")
+        raise ServiceError(_("choose either a project or an asset"))
     source = spec.project or spec.asset
     if source.account_id != spec.account.pk:
-        raise ServiceError(f"{source} does not belong to account {spec.account}")
+        raise ServiceError(_("%(source)s does not belong to account %(account)s") % {"source": source, "account": spec.account})
     client = cloud.client_for(spec.account)
     common = dict(user_id=spec.user_id, protocol=spec.protocol, driver_type=spec.driver_type,
                   stream_max_interval=spec.stream_max_interval)
@@ -149,7 +151,7 @@ def session_start(*, user, session: LiveSession) -> None:
     if session.status == Status.STARTED:
         return
     if session.status != Status.READY:
-        raise ServiceError(f"a {session.status} session cannot be started")
+        raise ServiceError(_("a %(status)s session cannot be started") % {"status": status_label(session.status)})
     try:
         cloud.client_for(session.account).start_session(session.cloud_session_id)
     except TcadhError as exc:
@@ -223,7 +225,7 @@ def session_close(*, user, session: LiveSession, reason: str = "closed by operat
         session_close_in_cloud(session=session)
     except TcadhError as exc:
         audit_record(actor=user, action=action, ok=False, session=session, detail=f"code {exc.code}: {exc.message}")
-        raise ServiceError(f"{_cloud_message(exc)}; the console keeps trying to close it") from exc
+        raise ServiceError(_("%(refusal)s; the console keeps trying to close it") % {"refusal": _cloud_message(exc)}) from exc
     audit_record(actor=user, action=action, session=session, detail=reason)
     return True
 
@@ -387,8 +389,9 @@ def session_refresh_preparing(*, session: LiveSession) -> Preparing:
 def _require_started(session: LiveSession) -> None:
     session.refresh_from_db()
     if session.status != Status.STARTED:
-        raise ServiceError(f"the session is {session.status}; start it first" if session.status == Status.READY
-                           else f"the session is {session.status}")
+        words = {"status": status_label(session.status)}
+        raise ServiceError(_("the session is %(status)s; start it first") % words if session.status == Status.READY
+                           else _("the session is %(status)s") % words)
 
 
 def session_touch(*, session: LiveSession) -> None:
@@ -401,7 +404,7 @@ def session_say(*, user, session: LiveSession, text: str, interrupt: bool = Fals
     _require_started(session)
     text = text.strip()
     if not text and not interrupt:
-        raise ServiceError("type something to say")
+        raise ServiceError(_("type something to say"))
     try:
         cloud.client_for(session.account).send_text(session.cloud_session_id, text, interrupt=interrupt)
     except TcadhError as exc:
@@ -448,9 +451,9 @@ def session_update_config(*, user, session: LiveSession, config: SpaceConfig) ->
 def session_trtc_sign(*, user, session: LiveSession, viewer_user_id: str, room: str):
     """Credentials for a viewer to join the avatar's TRTC room (never the avatar's own)."""
     if session.protocol != LiveSession.Protocol.TRTC:
-        raise ServiceError("only TRTC sessions have a room to join")
+        raise ServiceError(_("only TRTC sessions have a room to join"))
     if viewer_user_id == session.user_id:
-        raise ServiceError("the viewer must use a different UserId than the avatar")
+        raise ServiceError(_("the viewer must use a different UserId than the avatar"))
     room_kw = {"room_id": int(room)} if room.isdigit() else {"str_room_id": room}
     try:
         sign = cloud.client_for(session.account).get_trtc_sign(session.cloud_session_id,

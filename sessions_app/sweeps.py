@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tcadh.errors import TcadhError
 from tcadh.models import ListedSession, SessionStatus
@@ -383,7 +384,7 @@ def orphan_adopt(*, user, session: LiveSession) -> None:
         changed = (LiveSession.objects.filter(pk=session.pk, is_orphan=True, status__in=LiveSession.LIVE_STATUSES)
                    .update(is_orphan=False, created_by=user, last_activity_at=now, idle_warned_at=None))
         if not changed:
-            raise services.ServiceError("the session is no longer an open orphan")
+            raise services.ServiceError(_("the session is no longer an open orphan"))
         services.event_record(session=session, kind=SessionEvent.Kind.NOTE,
                               message=f"adopted by {user.get_username()}", data={"by": user.get_username()})
         services.audit_record(actor=user, action="adopt", session=session)
@@ -392,6 +393,6 @@ def orphan_adopt(*, user, session: LiveSession) -> None:
 
 def orphan_close(*, user, session: LiveSession) -> None:
     if not session.is_orphan:
-        raise services.ServiceError("the session is not an orphan")
+        raise services.ServiceError(_("the session is not an orphan"))
     if not services.session_close(user=user, session=session, reason=f"orphan closed by {user.get_username()}"):
-        raise services.ServiceError("the session was already closing or closed")
+        raise services.ServiceError(_("the session was already closing or closed"))

@@ -8,10 +8,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext as _
 
 from . import lifecycle, roles, selectors, services
 from .forms import LayoutForm, NewSessionForm, SayForm
 from .models import LiveSession
+from .sentences import sentence
 
 
 def role_required(check):
@@ -55,7 +57,7 @@ def session_new(request):
         try:
             session = lifecycle.session_create(user=request.user, spec=spec)
         except services.ServiceError as exc:
-            form.add_error(None, f"The session was not created: {exc}.")
+            form.add_error(None, _("The session was not created: %(error)s.") % {"error": exc})
         else:
             return redirect("session_detail", pk=session.pk)
     return render(request, "sessions/new.html", {"form": form})
@@ -97,7 +99,7 @@ def _act(request, pk: int, action, success: str):
     try:
         action(session)
     except services.ServiceError as exc:
-        messages.error(request, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+        messages.error(request, sentence(exc))
     else:
         messages.success(request, success)
     return redirect("session_detail", pk=pk)
@@ -106,7 +108,7 @@ def _act(request, pk: int, action, success: str):
 @require_POST
 @driver_required
 def session_start(request, pk: int):
-    return _act(request, pk, lambda s: services.session_start(user=request.user, session=s), "Session started.")
+    return _act(request, pk, lambda s: services.session_start(user=request.user, session=s), _("Session started."))
 
 
 @require_POST
@@ -114,9 +116,9 @@ def session_start(request, pk: int):
 def session_close(request, pk: int):
     def close(session):
         if not services.session_close(user=request.user, session=session):
-            raise services.ServiceError("the session was already closing or closed")
+            raise services.ServiceError(_("the session was already closing or closed"))
 
-    return _act(request, pk, close, "Session closed.")
+    return _act(request, pk, close, _("Session closed."))
 
 
 @require_POST
@@ -129,7 +131,7 @@ def session_say(request, pk: int):
         return redirect("session_detail", pk=pk)
     data = form.cleaned_data
     return _act(request, pk, lambda s: services.session_say(user=request.user, session=s, text=data["text"],
-                                                            interrupt=data["interrupt"]), "Sent.")
+                                                            interrupt=data["interrupt"]), _("Sent."))
 
 
 @require_POST
@@ -138,12 +140,12 @@ def session_layout(request, pk: int):
     form = LayoutForm(request.POST)
     if not form.is_valid():
         for field, errors in form.errors.items():
-            label = form.fields[field].label if field in form.fields else "Layout"
-            messages.error(request, f"{label}: {' '.join(errors)}")
+            label = form.fields[field].label if field in form.fields else _("Layout")
+            messages.error(request, _("%(label)s: %(errors)s") % {"label": label, "errors": " ".join(errors)})
         return redirect("session_detail", pk=pk)
     config = services.SpaceConfig(**form.cleaned_data)
     return _act(request, pk, lambda s: services.session_update_config(user=request.user, session=s, config=config),
-                "Layout updated.")
+                _("Layout updated."))
 
 
 @require_GET

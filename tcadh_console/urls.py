@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
+from django.views.i18n import JavaScriptCatalog
 
 from sessions_app.params import IdConverter
 
@@ -11,6 +12,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # set_language (the header's switcher) and the JavaScript strings as a same-origin script.
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("present/", include("presentations.urls")),
     path("", include("sessions_app.urls")),
 ]

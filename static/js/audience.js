@@ -102,7 +102,8 @@ export class Stage {
     if (!PLAYABLE.has(this.status)) {
       this.player.stop();
       this.captions.clear();
-      this.player.say(this.status === "preparing" ? "The avatar is getting ready…" : "The presentation will begin shortly.");
+      this.player.say(this.status === "preparing" ? gettext("The avatar is getting ready…")
+        : gettext("The presentation will begin shortly."));
       return;
     }
     try {
@@ -111,7 +112,7 @@ export class Stage {
       const { source } = await response.json();
       if (source) this.player.play(source);
     } catch {
-      this.player.say("Reconnecting to the video…");
+      this.player.say(gettext("Reconnecting to the video…"));
     }
   }
 

@@ -4,6 +4,7 @@ import { send as sendToConsole } from "./session.js";
 import { Microphone } from "./microphone.js";
 import { showProblem } from "./transcript.js";
 import { codePointChunks } from "./code-points.js";
+import { format, linkStateLabel } from "./labels.js";
 
 const box = document.getElementById("chat");
 
@@ -32,7 +33,7 @@ function setUp() {
   // -- sending ----------------------------------------------------------------------------
 
   function send(obj) {
-    if (!sendToConsole(obj)) { showError("Not connected to the console; the message was not sent."); return false; }
+    if (!sendToConsole(obj)) { showError(gettext("Not connected to the console; the message was not sent.")); return false; }
     return true;
   }
 
@@ -46,7 +47,7 @@ function setUp() {
     const text = message.value.trim();
     if (!text) return;
     if (new TextEncoder().encode(text).length > 4000) {
-      showError("That is more than 4000 bytes: use Stream for long text.");
+      showError(gettext("That is more than 4000 bytes: use Stream for long text."));
       return;
     }
     if (send({ type: "say", text, use_bot: useBot.checked })) { message.value = ""; showError(""); }
@@ -83,11 +84,11 @@ function setUp() {
       if (["closing", "closed", "failed"].includes(sessionStatus)) state = "closed";
       else if (relay.state) state = relay.state;
     }
-    connectionEl.textContent = state;
+    connectionEl.textContent = linkStateLabel(state);
     connectionEl.className = `conn conn-${state}`;
     heartbeatEl.textContent = relay.heartbeat_at
-      ? `last heartbeat ${new Date(relay.heartbeat_at).toLocaleTimeString([], { hour12: false })}`
-      : "no heartbeat yet";
+      ? format(gettext("last heartbeat %(time)s"), { time: new Date(relay.heartbeat_at).toLocaleTimeString([], { hour12: false }) })
+      : gettext("no heartbeat yet");
   }
 
   function renderControls() {
@@ -95,12 +96,12 @@ function setUp() {
     for (const el of [message, streamButton, interruptButton, form.querySelector("button[type=submit]")]) el.disabled = !drivable;
     if (!audioDriver) {
       micButton.disabled = true;
-      micHelp.textContent = "The microphone needs a session created with driver type 3 (audio and text).";
+      micHelp.textContent = gettext("The microphone needs a session created with driver type 3 (audio and text).");
     } else {
       micButton.disabled = !drivable;
       micHelp.textContent = drivable
-        ? "Hold to talk, or click once to start and again to stop."
-        : "The microphone works once the session is started.";
+        ? gettext("Hold to talk, or click once to start and again to stop.")
+        : gettext("The microphone works once the session is started.");
       if (!drivable) micStop();
     }
   }

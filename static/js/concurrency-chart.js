@@ -35,13 +35,13 @@ function draw(container, data) {
   values.forEach((v, i) => {
     if (v <= 0) return;
     const bar = el("rect", { class: "bar", x: PAD.left + i * barW, y: y(v), width: Math.max(barW - 0.5, 0.5), height: y(0) - y(v) });
-    bar.append(el("title", {}, `${v} open`));
+    bar.append(el("title", {}, interpolate(gettext("%(count)s open"), { count: v }, true)));
     svg.append(bar);
   });
 
   if (data.limit) {
     svg.append(el("line", { class: "limit", x1: PAD.left, x2: WIDTH - PAD.right, y1: y(data.limit), y2: y(data.limit) }));
-    svg.append(el("text", { x: WIDTH - PAD.right, y: y(data.limit) - 4, "text-anchor": "end" }, `limit ${data.limit}`));
+    svg.append(el("text", { x: WIDTH - PAD.right, y: y(data.limit) - 4, "text-anchor": "end" }, interpolate(gettext("limit %(limit)s"), { limit: data.limit }, true)));
   }
 
   const since = new Date(data.since);

@@ -1,5 +1,6 @@
 import { h } from "./dom.js";
 import { connectLive, sinceText } from "./live.js";
+import { statusLabel } from "./labels.js";
 
 const LIVE = new Set(["preparing", "ready", "started", "closing"]);
 const liveBody = document.querySelector("#live-sessions tbody");
@@ -15,7 +16,7 @@ const sessionLink = (s) => h("a", { href: s.url }, s.session_id);
 function rowCells(s) {
   return [
     h("td", {}, sessionLink(s)),
-    h("td", {}, h("span", { class: `badge status-${s.status}`, "data-field": "status" }, s.status)),
+    h("td", {}, h("span", { class: `badge status-${s.status}`, "data-field": "status" }, statusLabel(s.status))),
     h("td", {}, age(s.created_at)),
     h("td", {}, s.creator || "—"), h("td", {}, s.source), h("td", {}, s.protocol), h("td", {}, s.account),
   ];
@@ -26,7 +27,7 @@ function orphanActions(s) {
   const form = (action, label, cls) => h("form", { method: "post", action: `/audit/orphans/${s.id}/${action}/` },
     h("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrfToken }),
     h("button", { type: "submit", class: cls }, label));
-  return h("div", { class: "actions" }, form("adopt", "Adopt", null), form("close", "Close", "danger"));
+  return h("div", { class: "actions" }, form("adopt", gettext("Adopt"), null), form("close", gettext("Close"), "danger"));
 }
 
 // Orphans keep their own table with Adopt/Close while they are live and unadopted.
@@ -40,7 +41,7 @@ function upsertOrphan(s) {
   }
   row.replaceChildren(
     h("td", {}, sessionLink(s)),
-    h("td", {}, h("span", { class: `badge status-${s.status}` }, s.status)),
+    h("td", {}, h("span", { class: `badge status-${s.status}` }, statusLabel(s.status))),
     h("td", {}, age(s.created_at)),
     h("td", {}, s.source), h("td", {}, s.account),
     h("td", {}, orphanActions(s)),

@@ -37,8 +37,8 @@ async function post(url, fields = {}) {
   body.append("page", pageId);
   for (const [name, value] of Object.entries(fields)) body.append(name, value);
   const response = await fetch(url, { method: "POST", body, headers: { "X-CSRFToken": csrfToken } });
-  if (response.status === 403 || response.redirected) throw new Error("log in as an operator to run this kiosk");
-  if (!response.ok) throw new Error(`the console answered ${response.status}`);
+  if (response.status === 403 || response.redirected) throw new Error(gettext("log in as an operator to run this kiosk"));
+  if (!response.ok) throw new Error(interpolate(gettext("the console answered %(status)s"), { status: response.status }, true));
   return response.json();
 }
 
@@ -52,7 +52,7 @@ async function openSession() {
   try {
     handle(await post(root.dataset.sessionUrl));
   } catch (error) {
-    showState(`The kiosk cannot start: ${error.message}.`);
+    showState(interpolate(gettext("The kiosk cannot start: %(error)s."), { error: error.message }, true));
     retry(RETRY_MS.error);
   }
 }
@@ -62,7 +62,7 @@ async function heartbeat() {
   try {
     handle(await post(root.dataset.heartbeatUrl, { session: sessionId }));
   } catch (error) {
-    showState(`The console is unreachable (${error.message}); retrying…`);
+    showState(interpolate(gettext("The console is unreachable (%(error)s); retrying…"), { error: error.message }, true));
   }
 }
 
@@ -95,8 +95,10 @@ function handle(reply) {
     return;
   }
   leave();
-  if (reply.state === "ended") showState("Getting the avatar back…");
-  else if (reply.state === "after_hours") showState(reply.opens_at ? `Closed for now. Back at ${opensText(reply.opens_at)}.` : "Closed for now.");
+  if (reply.state === "ended") showState(gettext("Getting the avatar back…"));
+  else if (reply.state === "after_hours") showState(reply.opens_at
+    ? interpolate(gettext("Closed for now. Back at %(time)s."), { time: opensText(reply.opens_at) }, true)
+    : gettext("Closed for now."));
   else showState(reply.message);
   retry(RETRY_MS[reply.state] ?? RETRY_MS.error);
 }

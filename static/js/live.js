@@ -37,8 +37,9 @@ export function connectLive(path, { onMessage, onState = () => {} }) {
 
 export function sinceText(iso) {
   const seconds = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
-  if (seconds < 60) return `${seconds} s`;
+  const fill = (text, values) => interpolate(text, values, true);
+  if (seconds < 60) return fill(gettext("%(s)s s"), { s: seconds });
   const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  if (minutes < 60) return fill(gettext("%(min)s min %(s)s s"), { min: minutes, s: seconds % 60 });
+  return fill(gettext("%(h)s h %(min)s min"), { h: Math.floor(minutes / 60), min: minutes % 60 });
 }

@@ -2,17 +2,17 @@
 // AudioWorklet → 16 kHz 16-bit mono PCM in 160 ms (5120-byte) packets, each handed on as soon as it
 // is captured, Base64-encoded for the session socket.
 
-const INSECURE = "This page cannot use a microphone here (it needs HTTPS or localhost).";
+const INSECURE = () => gettext("This page cannot use a microphone here (it needs HTTPS or localhost).");
 
 function problem(err) {
   if (err?.name === "NotAllowedError" || err?.name === "SecurityError") {
-    return "Microphone permission was denied. Allow the microphone for this site in the browser and try again.";
+    return gettext("Microphone permission was denied. Allow the microphone for this site in the browser and try again.");
   }
   if (err?.name === "NotFoundError" || err?.name === "OverconstrainedError") {
-    return "No microphone was found. Connect one and try again.";
+    return gettext("No microphone was found. Connect one and try again.");
   }
-  if (err?.name === "NotReadableError") return "The microphone is in use by another program or could not be opened.";
-  return `The microphone could not be opened: ${err?.message ?? err}`;
+  if (err?.name === "NotReadableError") return gettext("The microphone is in use by another program or could not be opened.");
+  return interpolate(gettext("The microphone could not be opened: %(error)s"), { error: err?.message ?? err }, true);
 }
 
 function toBase64(buffer) {
@@ -45,7 +45,7 @@ export class Microphone {
   // A stop() while the browser still asks for permission is kept: the microphone is then let go.
   async start() {
     if (this.capture) return;
-    if (!navigator.mediaDevices?.getUserMedia) throw new Error(INSECURE);
+    if (!navigator.mediaDevices?.getUserMedia) throw new Error(INSECURE());
     const capture = (this.capture = { stream: null, context: null, node: null, sentAny: false });
     const wanted = () => this.capture === capture;
     try {

@@ -11,7 +11,7 @@ function loadScript(src) {
     const script = document.createElement("script");
     script.src = src;
     script.onload = resolve;
-    script.onerror = () => reject(new Error(`could not load ${src}`));
+    script.onerror = () => reject(new Error(interpolate(gettext("could not load %(src)s"), { src }, true)));
     document.head.append(script);
   });
 }
@@ -35,9 +35,9 @@ export class SessionPlayer {
       else if (source.kind === "hls") this.current = { key, ...this.playHls(source.url) };
       else if (source.kind === "leb") this.current = { key, ...(await this.playLeb(source)) };
       else if (source.kind === "trtc") this.current = { key, ...(await this.playTrtc()) };
-      else this.say(`This play address (${source.kind}) cannot be played in the page.`);
+      else this.say(interpolate(gettext("This play address (%(kind)s) cannot be played in the page."), { kind: source.kind }, true));
     } catch (error) {
-      this.say(`Video unavailable: ${error.message}`);
+      this.say(interpolate(gettext("Video unavailable: %(error)s"), { error: error.message }, true));
     }
   }
 
@@ -55,12 +55,12 @@ export class SessionPlayer {
       // A media error means this browser cannot decode the FLV stream: HLS is the way in.
       if (type === mpegts.ErrorTypes.MEDIA_ERROR) { this.play({ kind: "hls", url: hlsTwin(url) }); return; }
       // Stream hiccups happen (a new keyframe, a restarted encoder): reconnect quietly.
-      this.say("Reconnecting to the video…");
+      this.say(gettext("Reconnecting to the video…"));
       setTimeout(() => { if (!this.stopped) this.play({ kind: "flv", url }); }, RETRY_MS);
     });
     player.load();
     this.video.addEventListener("playing", () => this.say(""), { once: true });
-    Promise.resolve(player.play()).catch(() => this.say("Press play to start the video."));
+    Promise.resolve(player.play()).catch(() => this.say(gettext("Press play to start the video.")));
     return { destroy: () => player.destroy() };
   }
 
@@ -79,7 +79,7 @@ export class SessionPlayer {
       this.video.play().catch(() => {});
       return { destroy: () => { this.video.removeAttribute("src"); this.video.load(); } };
     }
-    this.say("This browser can play neither HTTP-FLV nor HLS.");
+    this.say(gettext("This browser can play neither HTTP-FLV nor HLS."));
     return { destroy() {} };
   }
 
@@ -102,7 +102,7 @@ export class SessionPlayer {
     await loadScript(`${this.staticRoot}vendor/trtc/trtc.js`);
     const response = await fetch(this.trtcUrl, { method: "POST", headers: { "X-CSRFToken": this.csrfToken } });
     const join = await response.json();
-    if (!response.ok) throw new Error(join.error || "could not join the room");
+    if (!response.ok) throw new Error(join.error || gettext("could not join the room"));
     const trtc = TRTC.create();
     const view = document.createElement("div");
     view.className = "trtc-view";

@@ -3,6 +3,7 @@ import { h } from "./dom.js";
 import { connectLive } from "./live.js";
 import { spokenText } from "./audience.js";
 import { Microphone } from "./microphone.js";
+import { format, statusLabel, utteranceStateLabel } from "./labels.js";
 
 const stage = JSON.parse(document.getElementById("stage").textContent);
 const script = JSON.parse(document.getElementById("script-data").textContent);
@@ -30,21 +31,21 @@ const live = connectLive(stage.ws_path, {
   onMessage(msg) {
     if (msg.type === "session") {
       status = msg.session.status;
-      statusEl.textContent = status;
+      statusEl.textContent = statusLabel(status);
       statusEl.className = `badge large status-${status}`;
     } else if (msg.type === "utterance") {
       idleSince = Date.now();
       showUtterance(msg);
     } else if (msg.type === "event" && msg.event.kind === "speak") {
       const speak = msg.event.data.speak_status;
-      if (SPEAKING.has(speak)) speakEl.textContent = "speaking";
-      else if (SILENT.has(speak)) speakEl.textContent = "idle";
+      if (SPEAKING.has(speak)) speakEl.textContent = pgettext("avatar speech", "speaking");
+      else if (SILENT.has(speak)) speakEl.textContent = pgettext("avatar speech", "idle");
     } else if (msg.type === "error") {
       showError(msg.message);
     }
   },
   onState(state) {
-    if (state === "reconnecting") showError("Connection to the console lost; reconnecting…");
+    if (state === "reconnecting") showError(gettext("Connection to the console lost; reconnecting…"));
     else if (state === "connected") hideError();
   },
 });
@@ -59,13 +60,14 @@ function showError(message) {
 function hideError() { errorEl.hidden = true; }
 
 function cueLabel(cue) {
-  return cue.kind === "pause" ? `Pause ${cue.pause_seconds} s` : (cue.spoken || "(note only)");
+  return cue.kind === "pause" ? format(gettext("Pause %(seconds)s s"), { seconds: cue.pause_seconds })
+    : (cue.spoken || gettext("(note only)"));
 }
 
 function renderCues() {
   listEl.replaceChildren(...cues.map((cue, index) => {
     const label = cueLabel(cue);
-    const button = h("button", { type: "button", class: "cue-button", "aria-label": `Speak cue ${index + 1}: ${label}` },
+    const button = h("button", { type: "button", class: "cue-button", "aria-label": format(gettext("Speak cue %(number)s: %(label)s"), { number: index + 1, label }) },
       h("span", { class: "cue-number" }, index + 1), " ", h("span", { class: "cue-text" }, label));
     button.addEventListener("click", () => go(index, { speak: true }));
     const problems = cue.problems.map((p) => h("li", { class: `problem-${p.severity}` }, p.message));
@@ -87,9 +89,9 @@ function highlight() {
   const next = cues[current + 1];
   const parts = [];
   if (cue?.note) parts.push(h("p", { class: "note-now" }, cue.note));
-  if (next) parts.push(h("p", { class: "muted" }, `Next: ${cueLabel(next)}`));
-  else if (current >= 0) parts.push(h("p", { class: "muted" }, "That was the last cue."));
-  if (!parts.length) parts.push(h("p", { class: "muted" }, "Press Space to speak the first cue."));
+  if (next) parts.push(h("p", { class: "muted" }, format(gettext("Next: %(cue)s"), { cue: cueLabel(next) })));
+  else if (current >= 0) parts.push(h("p", { class: "muted" }, gettext("That was the last cue.")));
+  if (!parts.length) parts.push(h("p", { class: "muted" }, gettext("Press Space to speak the first cue.")));
   notesEl.replaceChildren(...parts);
 }
 
@@ -104,7 +106,8 @@ function startPause(cue) {
   const ends = Date.now() + cue.pause_seconds * 1000;
   const tick = () => {
     const left = Math.max(0, Math.ceil((ends - Date.now()) / 1000));
-    countdownEl.textContent = left > 0 ? `Pause: ${left} s` : "Pause over: press Space for the next cue.";
+    countdownEl.textContent = left > 0 ? format(gettext("Pause: %(seconds)s s"), { seconds: left })
+      : gettext("Pause over: press Space for the next cue.");
     if (left === 0) { clearInterval(pause.timer); pause = null; }
   };
   pause = { timer: setInterval(tick, 250) };
@@ -122,12 +125,12 @@ function go(index, { speak }) {
   if (cue.kind === "pause") { startPause(cue); return; }
   if (!cue.text.trim()) return;
   if (!live.send({ type: "say", text: cue.text, use_bot: false })) {
-    showError("Not connected to the console; the cue was not spoken. Try again in a moment.");
+    showError(gettext("Not connected to the console; the cue was not spoken. Try again in a moment."));
   }
 }
 
 function next() {
-  if (current + 1 >= cues.length) { showError("That was the last cue."); return; }
+  if (current + 1 >= cues.length) { showError(gettext("That was the last cue.")); return; }
   go(current + 1, { speak: true });
 }
 
@@ -148,9 +151,9 @@ function showUtterance(utterance) {
     li.dataset.req = utterance.req_id;
     transcriptEl.append(li);
   }
-  const text = utterance.kind === "audio" ? "(microphone)" : spokenText(utterance.text);
+  const text = utterance.kind === "audio" ? gettext("(microphone)") : spokenText(utterance.text);
   li.replaceChildren(h("span", { class: "who" }, utterance.by || "console"), " ", h("span", { class: "text" }, text), " ",
-    h("span", { class: `badge state-${utterance.state}` }, utterance.state));
+    h("span", { class: `badge state-${utterance.state}` }, utteranceStateLabel(utterance.state)));
   transcriptEl.scrollTop = transcriptEl.scrollHeight;
 }
 

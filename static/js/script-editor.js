@@ -34,7 +34,7 @@ function fillActions(cue) {
   const codes = actionCodes.length ? actionCodes : [];
   select.replaceChildren(...(codes.length
     ? codes.map((code) => h("option", { value: code }, code))
-    : [h("option", { value: "" }, "(type a code)")]));
+    : [h("option", { value: "" }, gettext("(type a code)"))]));
 }
 
 function insertAtCursor(textarea, before, after = "") {
@@ -53,12 +53,12 @@ function ssmlTool(cue, tool) {
     const ms = Math.max(50, Number(cue.querySelector("[data-break-ms]").value) || 500);
     insertAtCursor(textarea, `<break time="${Math.round(ms)}ms"/>`);
   } else if (tool === "action") {
-    const code = cue.querySelector("[data-action-select]").value || window.prompt("Action code (e.g. waving_hand)")?.trim();
+    const code = cue.querySelector("[data-action-select]").value || window.prompt(gettext("Action code (e.g. waving_hand)"))?.trim();
     if (code) insertAtCursor(textarea, `<insert-action type="${code.replace(/"/g, "")}"/>`);
   } else if (tool === "phoneme") {
     const selected = textarea.value.slice(textarea.selectionStart, textarea.selectionEnd).trim();
-    if (!selected) { window.alert("Select the character(s) to give pinyin for first."); return; }
-    const pinyin = window.prompt(`Pinyin for “${selected}”: one syllable per character with its tone 1-5, e.g. zhong4`);
+    if (!selected) { window.alert(gettext("Select the character(s) to give pinyin for first.")); return; }
+    const pinyin = window.prompt(interpolate(gettext("Pinyin for “%(text)s”: one syllable per character with its tone 1-5, e.g. zhong4"), { text: selected }, true));
     if (!pinyin?.trim()) return;
     const { selectionStart: start, selectionEnd: end, value } = textarea;
     textarea.value = `${value.slice(0, start)}<phoneme alphabet="py" ph="${pinyin.trim().replace(/"/g, "")}">${selected}</phoneme>${value.slice(end)}`;
@@ -84,7 +84,7 @@ async function check(cue) {
       body: JSON.stringify({ text, action_codes: codesKnown() }),
     });
     const result = await response.json();
-    sizeEl.textContent = `${result.bytes} / ${result.limit} bytes`;
+    sizeEl.textContent = interpolate(gettext("%(bytes)s / %(limit)s bytes"), { bytes: result.bytes, limit: result.limit }, true);
     sizeEl.classList.toggle("over", result.bytes > result.limit);
     problemsEl.replaceChildren(...result.problems.map((p) => h("li", { class: `problem-${p.severity}` }, p.message)));
   } catch {

@@ -1,6 +1,7 @@
 import { h } from "./dom.js";
 import { connectLive, sinceText } from "./live.js";
 import { SessionPlayer } from "./player.js";
+import { format, statusLabel } from "./labels.js";
 
 const root = document.getElementById("session");
 const statusEl = document.getElementById("session-status");
@@ -26,17 +27,18 @@ const player = new SessionPlayer({
 async function refreshPlayer() {
   if (!PLAYABLE.has(summary.status)) {
     player.stop();
-    player.say(summary.status === "preparing" ? "The avatar is getting ready…" : `The session is ${summary.status}.`);
+    player.say(summary.status === "preparing" ? gettext("The avatar is getting ready…")
+      : format(gettext("The session is %(status)s."), { status: statusLabel(summary.status) }));
     return;
   }
   const response = await fetch(root.dataset.playerUrl, { headers: { Accept: "application/json" } });
-  if (!response.ok) { player.say("Could not get the video address."); return; }
+  if (!response.ok) { player.say(gettext("Could not get the video address.")); return; }
   const { source } = await response.json();
   if (source) player.play(source);
 }
 
 function render() {
-  statusEl.textContent = summary.status;
+  statusEl.textContent = statusLabel(summary.status);
   statusEl.className = `badge large status-${summary.status}`;
   if (startButton) startButton.disabled = summary.status !== "ready";
   if (closeButton) closeButton.disabled = !LIVE.has(summary.status);
@@ -48,7 +50,8 @@ function render() {
 function tickElapsed() {
   const preparing = summary.status === "preparing";
   elapsedEl.hidden = !preparing;
-  if (preparing) elapsedEl.textContent = `preparing for ${sinceText(summary.created_at)} (usually under ${READY_CEILING_S / 60} min)`;
+  if (preparing) elapsedEl.textContent = format(gettext("preparing for %(elapsed)s (usually under %(minutes)s min)"),
+    { elapsed: sinceText(summary.created_at), minutes: READY_CEILING_S / 60 });
 }
 
 // The avatar's statuses and words are shown beside each utterance in the transcript (transcript.js);

@@ -2,6 +2,7 @@
 // speak statuses per utterance, the bound bot's answers and errors. The page renders what was
 // saved (its download link serves all of it); this keeps it growing from the session socket.
 import { h } from "./dom.js";
+import { format, utteranceStateLabel } from "./labels.js";
 
 const transcript = document.getElementById("transcript");
 const SPEAK_TRAIL = new Set(["TextStart", "TextOver", "AudioStart", "AudioOver", "Error"]);
@@ -25,12 +26,13 @@ function entryFor(reqId) {
 
 function showUtterance(u) {
   const li = entryFor(u.req_id);
-  li.querySelector(".who").textContent = u.by || "console";
+  li.querySelector(".who").textContent = u.by || pgettext("speaker", "console");
   li.title = u.at ? clock(u.at) : "";
   // Audio is 16 kHz 16-bit mono: 32000 bytes a second.
-  li.querySelector(".text").textContent = u.text || `(audio, ${(u.audio_bytes / 32000).toFixed(1)} s)`;
+  li.querySelector(".text").textContent = u.text || format(gettext("(audio, %(seconds)s s)"),
+    { seconds: (u.audio_bytes / 32000).toLocaleString(document.documentElement.lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) });
   const badge = li.querySelector(".badge");
-  badge.textContent = u.state;
+  badge.textContent = utteranceStateLabel(u.state);
   badge.className = `badge state-${u.state}`;
   badge.title = u.state === "failed" ? u.error : "";
   follow();
@@ -50,7 +52,7 @@ function showBot(event) {
   let li = transcript.querySelector(`li.bot[data-bot="${CSS.escape(req)}"]`);
   if (!li) {
     li = h("li", { class: "bot", "data-bot": req, title: clock(event.at) },
-      h("span", { class: "who" }, "avatar (bot)"), " ", h("span", { class: "text" }));
+      h("span", { class: "who" }, gettext("avatar (bot)")), " ", h("span", { class: "text" }));
     transcript.append(li);
   }
   li.querySelector(".text").textContent += event.message;
@@ -60,7 +62,7 @@ function showBot(event) {
 export function showProblem(text) {
   if (!transcript) return;
   transcript.append(h("li", { class: "problem", title: clock(Date.now()) },
-    h("span", { class: "who" }, "console"), " ", h("span", { class: "text" }, text)));
+    h("span", { class: "who" }, pgettext("speaker", "console")), " ", h("span", { class: "text" }, text)));
   follow();
 }
 

@@ -1,0 +1,106 @@
+"""The console in the viewer's language: Accept-Language, the header's switcher, the admin, the
+JavaScript catalog under the CSP, and the console's own words for the cloud's error codes."""
+
+import json
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from sessions_app.cloud_errors import MEANINGS, cloud_refusal
+from sessions_app.models import LiveSession
+from tcadh.errors import TcadhError
+
+from .helpers import create_session, wait_ready
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_accept_language_zh_cn_gives_the_chinese_dashboard(client, operator):
+    client.force_login(operator)
+    page = client.get(reverse("dashboard"), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9,en;q=0.5").content.decode()
+    assert '<html lang="zh-hans">' in page
+    assert "活动会话" in page and "新建会话" in page and "退出登录" in page
+    assert "Live sessions" not in page and "Log out" not in page
+
+
+def test_english_stays_the_default(client, operator):
+    client.force_login(operator)
+    page = client.get(reverse("dashboard"), HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9").content.decode()
+    assert '<html lang="en">' in page and "Live sessions" in page and not CJK.search(page.split("<main>")[1])
+
+
+def test_the_switcher_remembers_the_choice_over_the_browser_language(client, operator):
+    client.force_login(operator)
+    dashboard = reverse("dashboard")
+    switcher = client.get(dashboard, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'action="{reverse("set_language")}"' in switcher and 'value="zh-hans" lang="zh-hans"' in switcher
+    response = client.post(reverse("set_language"), {"language": "zh-hans", "next": dashboard},
+                           HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302 and response.url == dashboard
+    page = client.get(dashboard, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "活动会话" in page and 'value="zh-hans" lang="zh-hans" aria-current="true"' in page
+    client.post(reverse("set_language"), {"language": "en", "next": dashboard}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "Live sessions" in client.get(dashboard, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+
+
+def test_the_switcher_is_on_the_login_page_and_never_redirects_off_site(client, db):
+    page = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "登录" in page and 'name="language"' in page
+    response = client.post(reverse("set_language"), {"language": "zh-hans", "next": "https://evil.example/"})
+    assert response.status_code == 302 and not response.url.startswith("https://evil.example")
+
+
+def test_the_admin_follows_the_language(client, admin_user):
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "站点管理" in page  # Django's own zh_Hans catalogue: "Site administration"
+
+
+def test_the_javascript_catalog_is_a_same_origin_script_the_csp_allows(client, db):
+    response = client.get(reverse("javascript-catalog"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/javascript")
+    body = response.content.decode()
+    # The catalogue is JSON inside the script: non-ASCII text is \u-escaped.
+    assert json.dumps("数字人正在准备…")[1:-1] in body and "globals.gettext" in body
+    page = client.get(reverse("login"))
+    assert f'<script src="{reverse("javascript-catalog")}"></script>' in page.content.decode()
+    policy = page["Content-Security-Policy"]
+    assert re.search(r"script-src 'self'(;|$)", policy) and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+
+
+def test_every_cloud_code_has_console_words_in_both_languages():
+    for code in MEANINGS:
+        english = cloud_refusal(TcadhError(code, "raw cloud text"))
+        with translation.override("zh-hans"):
+            chinese = cloud_refusal(TcadhError(code, "raw cloud text"))
+        assert f"code {code}" in english and f"错误码 {code}" in chinese
+        assert CJK.search(chinese) and not CJK.search(english) and english != chinese
+
+
+def test_an_unknown_cloud_code_keeps_the_clouds_own_message():
+    with translation.override("zh-hans"):
+        assert cloud_refusal(TcadhError(123456, "something new")) == "云端拒绝：something new（错误码 123456）"
+
+
+def test_a_refused_start_is_explained_in_chinese(client, sim, account, operator):
+    session = wait_ready(create_session(operator, account, auto_start=False))
+    sim.control("POST", "faults", json={"endpoint": "startsession", "code": 100008, "count": 1})
+    client.force_login(operator)
+    page = client.post(reverse("session_start", args=[session.pk]), follow=True,
+                       HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "云端拒绝：已达到并发上限（错误码 100008）。" in page
+    session.refresh_from_db()
+    assert session.status == LiveSession.Status.READY
+
+
+@pytest.mark.parametrize("status, word", [("ready", "已就绪"), ("started", "已开始"), ("closed", "已关闭")])
+def test_a_session_status_is_shown_in_the_viewers_language(client, sim, account, operator, status, word):
+    session = wait_ready(create_session(operator, account, auto_start=False))
+    LiveSession.objects.filter(pk=session.pk).update(status=status)
+    client.force_login(operator)
+    page = client.get(reverse("session_detail", args=[session.pk]), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert f'id="session-status">{word}</span>' in page
+    english = client.get(reverse("session_detail", args=[session.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'id="session-status">{status}</span>' in english

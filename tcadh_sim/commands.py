@@ -8,7 +8,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from .bot import answer_chunks
+from .bot import answer_chunks, thinking
 from .errors import WRONG_TIME, ApiError
 from .state import Session, SessionStore
 from .validate import bad, opt_bool, opt_int, opt_object, opt_str, req_int, req_str
@@ -89,31 +89,42 @@ def _send_text(store: SessionStore, session: Session, command: Command, *, over_
     if text:
         session.check_text_spacing(now, store.config.behaviour.text_interval_seconds)
     use_bot = bool(text) and chat == "" and session.has_bot
-    chunks = answer_chunks(text) if use_bot else []
     assert session.speaker is not None
-    session.speaker.text(command.req_id, "".join(chunks) if use_bot else text, interrupt=interrupt)
+    session.speaker.check_text_allowed()
+    if use_bot:
+        chunks = answer_chunks(text)
+        _emit_dialogue(session, command.req_id, text, chunks)
+        text = "".join(chunks)
+    session.speaker.text(command.req_id, text, interrupt=interrupt)
     if text:
         session.last_text_at = now
-    if use_bot:
-        base = {"SessionId": session.session_id, "ReqId": command.req_id}
-        session.emit({"Type": 1, **base, "Seq": 0, "Text": text})
-        for i, chunk in enumerate(chunks, start=1):
-            session.emit(
-                {
-                    "Type": 4,
-                    **base,
-                    "Seq": i,
-                    "Text": text,
-                    "TextPro": chunk,
-                    "TextDisplay": chunk,
-                    "ContentType": 1,
-                    "TtsSupport": True,
-                    "Final": i == len(chunks),
-                    "IsHighLight": False,
-                    "Uninterrupt": False,
-                    "Muted": False,
-                }
-            )
+
+
+def _emit_dialogue(session: Session, req_id: str, question: str, chunks: list[str]) -> None:
+    """A bound bot's round, ahead of its speech: the input echo (Type 1), the model's reasoning
+    (Type 5, PROTOCOL.md §11.8.2, 2025+ docs) and the answer in chunks (Type 4)."""
+    base = {"SessionId": session.session_id, "ReqId": req_id}
+    session.emit({"Type": 1, **base, "Seq": 0, "Text": question})
+    reasoning = thinking(question)
+    session.emit({"Type": 5, **base, "Seq": 0, "Text": question, "TextPro": reasoning, "TextDisplay": reasoning,
+                  "ContentType": 1, "Final": True})
+    for i, chunk in enumerate(chunks, start=1):
+        session.emit(
+            {
+                "Type": 4,
+                **base,
+                "Seq": i,
+                "Text": question,
+                "TextPro": chunk,
+                "TextDisplay": chunk,
+                "ContentType": 1,
+                "TtsSupport": True,
+                "Final": i == len(chunks),
+                "IsHighLight": False,
+                "Uninterrupt": False,
+                "Muted": False,
+            }
+        )
 
 
 def _positive_seq(data: dict[str, Any]) -> int:
@@ -156,6 +167,7 @@ def _send_audio(session: Session, command: Command) -> None:
         raise bad("Data.Audio", f"at most {AUDIO_PACKET_MAX_BYTES} bytes of PCM per packet (160 ms)")
     seq = _positive_seq(data)
     final = opt_bool(data, "IsFinal", "Data")
+    interrupt = opt_bool(data, "Interrupt", "Data")
     opt_str(data, "VideoSeiInfo", "Data")
     assert session.speaker is not None
-    session.speaker.audio(command.req_id, seq, pcm, final=final)
+    session.speaker.audio(command.req_id, seq, pcm, final=final, interrupt=interrupt)

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .bot import answer_chunks, thinking
+from .config import Behaviour
 from .errors import WRONG_TIME, ApiError
+from .ssml import ssml_problem
 from .state import Session, SessionStore
 from .validate import bad, opt_bool, opt_int, opt_object, opt_str, req_int, req_str
 
@@ -56,13 +58,21 @@ def run_command(store: SessionStore, session: Session, command: Command, *, over
     if command.name == SEND_TEXT:
         _send_text(store, session, command, over_http=over_http)
     elif command.name == SEND_STREAMTEXT:
-        _send_stream_text(session, command)
+        _send_stream_text(session, command, store.config.behaviour)
     else:
         _send_audio(session, command)
 
 
 def _utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
+
+
+def _check_ssml(text: str, behaviour: Behaviour) -> None:
+    """SSML must be well-formed where it is allowed (SEND_TEXT, clause-mode streams), unless
+    [behaviour] ssml_well_formed is "ignore"."""
+    problem = ssml_problem(text) if behaviour.ssml_well_formed == "refuse" else None
+    if problem:
+        raise bad("Data.Text", f"SSML is not well-formed: {problem}")
 
 
 def _send_text(store: SessionStore, session: Session, command: Command, *, over_http: bool) -> None:
@@ -84,6 +94,7 @@ def _send_text(store: SessionStore, session: Session, command: Command, *, over_
         raise bad("Data.Text", f"at most {WS_TEXT_MAX_BYTES} bytes (UTF-8)")
     if not text and not interrupt:
         raise bad("Data.Text", "required unless Interrupt is true")
+    _check_ssml(text, store.config.behaviour)
     now = store.clock.monotonic()
     # A bare interrupt speaks nothing, so it is not held to the text spacing rule.
     if text:
@@ -134,7 +145,7 @@ def _positive_seq(data: dict[str, Any]) -> int:
     return seq
 
 
-def _send_stream_text(session: Session, command: Command) -> None:
+def _send_stream_text(session: Session, command: Command, behaviour: Behaviour) -> None:
     data = command.data
     text = opt_str(data, "Text", "Data")
     if _utf8_len(text) > STREAM_PACKET_MAX_BYTES:
@@ -146,6 +157,9 @@ def _send_stream_text(session: Session, command: Command) -> None:
     insert = opt_bool(data, "IsInsertSentence", "Data")
     opt_bool(data, "SmartActionEnabled", "Data")
     opt_str(data, "VideoSeiInfo", "Data")
+    if sentence:
+        # A clause is complete, so its tags are too; non-clause fragments may split a tag.
+        _check_ssml(text, behaviour)
     assert session.speaker is not None
     session.speaker.stream(
         command.req_id, seq, text, final=final, interrupt=interrupt, sentence=sentence, insert=insert

@@ -49,6 +49,9 @@ class Behaviour:
     # An interrupt (stream) or empty final packet (audio) for an utterance that already ended, as
     # the Web SDK's stop() sends: "ignore" makes it a no-op, "error" answers 110015.
     late_interrupt: str = "ignore"
+    # SSML in SEND_TEXT and clause-mode streams: "refuse" answers 100001 for a tag that is cut
+    # off, unquoted or never closed (a loose check, tag names are not), "ignore" speaks it anyway.
+    ssml_well_formed: str = "refuse"
     # Which Waiting* speak states to send: "none"; "start" (WaitingTextStart / WaitingAudioStart
     # just before TextStart / AudioStart, the "optional" first step PROTOCOL.md §11.8.4 sketches);
     # "all" (also WaitingTextOver / WaitingAudioOver between the start and the end, an inference).
@@ -76,6 +79,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "late_interrupt": ("ignore", "error"),
     "audio_interrupt": ("accept", "refuse"),
     "waiting_states": ("none", "start", "all"),
+    "ssml_well_formed": ("refuse", "ignore"),
 }
 
 

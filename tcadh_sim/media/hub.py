@@ -175,6 +175,8 @@ class StreamHub:
         stream.hls_until = time.monotonic() + HLS_LEASE_SECONDS
         if stream.encoder is None:
             self._start_encoder(stream)
+        if stream.encoder is not None:
+            stream.encoder.want_hls()
         if stream.hls_lease is None or stream.hls_lease.done():
             stream.hls_lease = asyncio.get_running_loop().create_task(self._expire_hls_lease(stream))
 

@@ -86,10 +86,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class Play:
     # The play domain put in rtmp:// and webrtc:// addresses, as the real cloud's
-    # liveplay.ivh.qq.com (PROTOCOL.md §8): a host with no port, whose HTTP twins
-    # (https://<domain>/live/<id>.flv and .m3u8) a proxy in front of this simulator serves.
-    # Empty: the host and port the API was called on, the one place a bare simulator serves
-    # them; Tencent's LEB player refuses such an address for its port, HTTP players do not.
+    # liveplay.ivh.qq.com (PROTOCOL.md §8): a host, port-less to match the real shape, whose
+    # HTTP twins (http(s)://<domain>/live/<id>.flv and .m3u8) a proxy in front of this simulator
+    # serves. Empty: the host and port the API was called on, the one place a bare simulator
+    # serves the twins; Tencent's LEB player refuses such an address for its port, HTTP players
+    # do not. The simulator serves no RTMP or WebRTC itself.
     domain: str = ""
 
 

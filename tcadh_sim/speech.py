@@ -1,5 +1,6 @@
 """The avatar's speech: turns drive commands into downstream Type 3 speak-status events whose
-timing follows the text length or the audio duration, and tells the video hub what to show.
+timing follows the text length or the audio duration (and Type 2 events telling what a
+non-clause stream will say), enforces the audio pacing rule, and tells the video hub what to show.
 
 One `Speaker` per session; at most one utterance is current. Everything runs on the event loop
 that serves the requests, so no locking is needed.
@@ -73,11 +74,11 @@ class _Utterance:
     done: bool = False
     begun: bool = False
     speaking: bool = False  # TextStart (or AudioStart) was sent
+    waiting_over: bool = False  # WaitingTextOver (or WaitingAudioOver) was sent
     data_packets: int = 0  # audio packets with PCM taken so far
     audio_seconds: float = 0.0  # their duration
     # (arrival time, audio_seconds before it) of the recent data packets past the burst
     paced: deque[tuple[float, float]] = field(default_factory=deque)
-    waiting_over: bool = False  # WaitingTextOver (or WaitingAudioOver) was sent
 
     def next_piece(self) -> _Piece | None:
         # The first clause is being processed from the moment it arrives, so an insertion that

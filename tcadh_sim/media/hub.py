@@ -43,6 +43,7 @@ class StreamStats:
     encoding: bool
     encoder_runs: int  # how many times an encoder was started for this session
     viewer_skips: int  # times a slow viewer was moved ahead to a later keyframe
+    hls_written: bool = False  # the current encoder run has written an HLS playlist
 
 
 @dataclass(eq=False)
@@ -139,6 +140,7 @@ class StreamHub:
             encoding=stream.encoder is not None,
             encoder_runs=stream.encoder_runs,
             viewer_skips=stream.viewer_skips,
+            hls_written=stream.hls is not None and stream.hls.playlist.exists(),
         )
 
     async def aclose(self) -> None:

@@ -323,9 +323,9 @@ def kiosk_open(*, user, kiosk: KioskConfig, page_id: str, now: datetime | None =
     kiosk_runs_sweep(now=now)
     kiosk.refresh_from_db()
     if not kiosk.enabled:
-        return KioskState("disabled", message="This kiosk is switched off.")
+        return KioskState("disabled", message=_("This kiosk is switched off."))
     if not window_is_open(kiosk, now):
-        return KioskState("after_hours", message="This kiosk is closed now.", opens_at=window_next_open(kiosk, now))
+        return KioskState("after_hours", message=_("This kiosk is closed now."), opens_at=window_next_open(kiosk, now))
     run = _open_run(kiosk)
     if run is not None and _end_if_over(run):
         run = None
@@ -333,9 +333,9 @@ def kiosk_open(*, user, kiosk: KioskConfig, page_id: str, now: datetime | None =
         if run.page_id == page_id:
             KioskRun.objects.filter(pk=run.pk).update(heartbeat_at=now)
             return KioskState("live", run)
-        return KioskState("busy", message="This kiosk is open on another screen.")
+        return KioskState("busy", message=_("This kiosk is open on another screen."))
     if not _claim_opening(kiosk, now):
-        return KioskState("starting", message="The kiosk is starting its session.")
+        return KioskState("starting", message=_("The kiosk is starting its session."))
     try:
         session = lifecycle.session_create(user=kiosk.created_by or user, spec=session_services.NewSession(
             account=kiosk.source.account, project=kiosk.project, asset=kiosk.asset, user_id=kiosk_user_id(kiosk),
@@ -369,12 +369,12 @@ def kiosk_heartbeat(*, user, kiosk: KioskConfig, page_id: str, session_pk: int, 
     run = (KioskRun.objects.filter(kiosk=kiosk, session_id=session_pk, page_id=page_id)
            .select_related("session__account", "session__project", "session__asset").first())
     if run is None:
-        return KioskState("ended", message="This page has no session of this kiosk.")
+        return KioskState("ended", message=_("This page has no session of this kiosk."))
     if run.ended_at is not None:
         if not kiosk.enabled:
-            return KioskState("disabled", message="This kiosk is switched off.")
+            return KioskState("disabled", message=_("This kiosk is switched off."))
         if not window_is_open(kiosk, now):
-            return KioskState("after_hours", message="This kiosk is closed now.",
+            return KioskState("after_hours", message=_("This kiosk is closed now."),
                               opens_at=window_next_open(kiosk, now))
         return KioskState("ended", run, message=run.end_reason)
     session = run.session

@@ -1,6 +1,6 @@
 import { h } from "./dom.js";
 import { connectLive, sinceText } from "./live.js";
-import { statusLabel } from "./labels.js";
+import { sourceLabel, statusLabel } from "./labels.js";
 
 const LIVE = new Set(["preparing", "ready", "started", "closing"]);
 const liveBody = document.querySelector("#live-sessions tbody");
@@ -18,7 +18,7 @@ function rowCells(s) {
     h("td", {}, sessionLink(s)),
     h("td", {}, h("span", { class: `badge status-${s.status}`, "data-field": "status" }, statusLabel(s.status))),
     h("td", {}, age(s.created_at)),
-    h("td", {}, s.creator || "—"), h("td", {}, s.source), h("td", {}, s.protocol), h("td", {}, s.account),
+    h("td", {}, s.creator || "—"), h("td", {}, sourceLabel(s.source)), h("td", {}, s.protocol), h("td", {}, s.account),
   ];
 }
 
@@ -43,7 +43,7 @@ function upsertOrphan(s) {
     h("td", {}, sessionLink(s)),
     h("td", {}, h("span", { class: `badge status-${s.status}` }, statusLabel(s.status))),
     h("td", {}, age(s.created_at)),
-    h("td", {}, s.source), h("td", {}, s.account),
+    h("td", {}, sourceLabel(s.source)), h("td", {}, s.account),
     h("td", {}, orphanActions(s)),
   );
 }

@@ -30,3 +30,50 @@ export const linkStateLabel = (state) => LINK_STATE[state] ?? state;
 
 // gettext with named %(name)s placeholders filled from `values`.
 export const format = (text, values) => interpolate(text, values, true);
+
+// The session history's events are stored as the console wrote them, in English; shown, their
+// fixed words are in the page's language and what they quote (reasons, names, text) stays as is.
+const EVENT_WORDS = {
+  ready: pgettext("session status", "ready"),
+  started: pgettext("session status", "started"),
+  "started (seen in the cloud)": gettext("started (seen in the cloud)"),
+  "found in the cloud, not created here (orphan)": gettext("found in the cloud, not created here (orphan)"),
+  "still live in the cloud after it ended here: closing it again": gettext("still live in the cloud after it ended here: closing it again"),
+  "closed by operator": gettext("closed by operator"),
+  "the kiosk page was closed": gettext("the kiosk page was closed"),
+  idle: gettext("idle"),
+  "it is started": gettext("it is started"),
+  "someone drives the avatar": gettext("someone drives the avatar"),
+};
+
+const EVENT_PATTERNS = [
+  [/^created from project (.*), (\w+)$/, (m) => format(gettext("created from project %(name)s, %(status)s"), { name: m[1], status: statusLabel(m[2]) })],
+  [/^created from asset (.*), (\w+)$/, (m) => format(gettext("created from asset %(name)s, %(status)s"), { name: m[1], status: statusLabel(m[2]) })],
+  [/^closing: (.*)$/s, (m) => format(gettext("closing: %(reason)s"), { reason: eventText(m[1]) })],
+  [/^closed: (.*)$/s, (m) => format(gettext("closed: %(reason)s"), { reason: eventText(m[1]) })],
+  [/^failed: (.*)$/s, (m) => format(gettext("failed: %(reason)s"), { reason: eventText(m[1]) })],
+  [/^closed in the cloud: (.*)$/s, (m) => format(gettext("closed in the cloud: %(reason)s"), { reason: eventText(m[1]) })],
+  [/^confirmed closed in the cloud: (.*)$/s, (m) => format(gettext("confirmed closed in the cloud: %(how)s"), { how: m[1] })],
+  [/^automatic start failed: (.*)$/s, (m) => format(gettext("automatic start failed: %(error)s"), { error: m[1] })],
+  [/^said over HTTP: (.*)$/s, (m) => format(gettext("said over HTTP: %(text)s"), { text: m[1] })],
+  [/^layout changed: (.*)$/s, (m) => format(gettext("layout changed: %(detail)s"), { detail: m[1] })],
+  [/^adopted by (.*)$/s, (m) => format(gettext("adopted by %(name)s"), { name: m[1] })],
+  [/^idle: closing in (\d+) s unless (.*)$/s, (m) => format(gettext("idle: closing in %(seconds)s s unless %(unless)s"), { seconds: m[1], unless: eventText(m[2]) })],
+  [/^kiosk ([^:]*): (.*)$/s, (m) => format(gettext("kiosk %(slug)s: %(reason)s"), { slug: m[1], reason: eventText(m[2]) })],
+];
+
+export function eventText(message) {
+  if (Object.hasOwn(EVENT_WORDS, message)) return EVENT_WORDS[message];
+  for (const [pattern, words] of EVENT_PATTERNS) {
+    const match = pattern.exec(message);
+    if (match) return words(match);
+  }
+  return message;
+}
+
+// A session's source as the console's summaries give it ("project …", "asset …").
+export function sourceLabel(source) {
+  const match = /^(project|asset) (.*)$/s.exec(source || "");
+  if (!match) return source === "unknown source" ? gettext("unknown source") : source;
+  return format(match[1] === "project" ? gettext("project %(name)s") : gettext("asset %(name)s"), { name: match[2] });
+}

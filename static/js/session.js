@@ -1,7 +1,7 @@
 import { h } from "./dom.js";
 import { connectLive, sinceText } from "./live.js";
 import { SessionPlayer } from "./player.js";
-import { format, statusLabel } from "./labels.js";
+import { eventText, format, statusLabel } from "./labels.js";
 
 const root = document.getElementById("session");
 const statusEl = document.getElementById("session-status");
@@ -62,7 +62,7 @@ function addEvent(event) {
   if (TRANSCRIPT_KINDS.has(event.kind) || eventsEl.querySelector(`[data-event="${CSS.escape(String(event.id))}"]`)) return;
   const time = new Date(event.at).toLocaleTimeString([], { hour12: false });
   eventsEl.append(h("li", { "data-event": event.id, class: `event kind-${event.kind}` },
-    h("time", { datetime: event.at }, time), " ", event.message));
+    h("time", { datetime: event.at }, time), " ", h("span", { class: "message" }, eventText(event.message))));
   eventsEl.scrollTop = eventsEl.scrollHeight;
 }
 
@@ -98,5 +98,6 @@ export function send(message) {
   return live !== null && live.send(message);
 }
 
+eventsEl.querySelectorAll(".message").forEach((el) => { el.textContent = eventText(el.textContent); });
 render();
 setInterval(tickElapsed, 1000);

@@ -1,0 +1,97 @@
+"""axe-core on every console page, in English and in Chinese, and the session page by keyboard alone."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from .axe import assert_accessible, serve_axe
+from .conftest import log_in
+
+# The accessible names the audit's journey uses, in each language it runs in.
+NAMES = {
+    "en-US": {"username": "Username", "password": "Password", "log in": "Log in", "project": "Project",
+              "protocol": "Protocol", "create": "Create session", "started": "started", "message": "Message",
+              "script name": "Script name", "paste": "Or paste the text", "import": "Import",
+              "kiosk name": "Kiosk name", "slug": "Address (slug)", "save kiosk": "Save kiosk",
+              "close": "Close session", "closed": "closed", "transcript": "Transcript"},
+    "zh-CN": {"username": "用户名", "password": "密码", "log in": "登录", "project": "项目", "protocol": "协议",
+              "create": "创建会话", "started": "已开始", "message": "消息", "script name": "脚本名称",
+              "paste": "或粘贴文本", "import": "导入", "kiosk name": "展台名称", "slug": "地址（slug）",
+              "save kiosk": "保存展台", "close": "关闭会话", "closed": "已关闭", "transcript": "对话记录"},
+}
+
+
+@pytest.fixture(params=list(NAMES))
+def audited(request, browser, console):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale=request.param)
+    serve_axe(context, console.url)
+    yield context.new_page(), NAMES[request.param], request.param[:2]
+    context.close()
+
+
+def test_every_page_has_no_serious_axe_violation(console, audited):
+    page, names, tag = audited
+    check = lambda p=page: assert_accessible(p, console.url)  # noqa: E731
+
+    page.goto(f"{console.url}/login/")
+    check()
+    page.get_by_label(names["username"]).fill("admin")
+    page.get_by_label(names["password"]).fill(console.password)
+    page.get_by_role("button", name=names["log in"]).click()
+    page.wait_for_url(f"{console.url}/")
+    check()
+
+    page.goto(f"{console.url}/sessions/new/")
+    check()
+    page.get_by_label(names["project"]).select_option(index=1)
+    page.get_by_label(names["protocol"]).select_option("rtmp")
+    page.get_by_role("button", name=names["create"]).click()
+    expect(page.get_by_role("status")).to_have_text(names["started"], timeout=30_000)
+    page.get_by_role("textbox", name=names["message"]).fill("Hello")
+    page.get_by_role("textbox", name=names["message"]).press("Enter")
+    expect(page.get_by_role("log", name=names["transcript"])).to_contain_text("Hello")
+    session_url = page.url
+    session_pk = re.search(r"/sessions/(\d+)/", session_url).group(1)
+    check()
+
+    page.goto(f"{console.url}/present/scripts/import/")
+    check()
+    page.get_by_label(names["script name"]).fill(f"Welcome {tag}")
+    page.get_by_label(names["paste"]).fill("> Smile.\nWelcome!\n\n[pause 1]\n\nThank you.\n")
+    page.get_by_role("button", name=names["import"]).click()
+    page.wait_for_url(re.compile(r"/present/scripts/\d+/$"))
+    script_pk = re.search(r"/scripts/(\d+)/", page.url).group(1)
+    check()
+    for path in ("/present/", "/present/scripts/new/", f"/present/sessions/{session_pk}/presenter/",
+                 f"/present/sessions/{session_pk}/presenter/?script={script_pk}",
+                 f"/present/sessions/{session_pk}/audience/", "/present/kiosks/", "/present/kiosks/new/"):
+        page.goto(f"{console.url}{path}")
+        check()
+
+    page.get_by_label(names["kiosk name"]).fill(f"Booth {tag}")
+    page.get_by_label(names["slug"]).fill(f"booth-{tag}")
+    page.get_by_label(names["project"]).select_option(index=1)
+    page.get_by_role("button", name=names["save kiosk"]).click()
+    page.wait_for_url(f"{console.url}/present/kiosks/")
+    page.goto(f"{console.url}/present/kiosks/booth-{tag}/edit/")
+    check()
+    kiosk = page.context.new_page()
+    kiosk.goto(f"{console.url}/present/kiosk/booth-{tag}/")
+    expect(kiosk.locator("#kiosk")).to_have_attribute("data-status", "started", timeout=30_000)
+    check(kiosk)
+    kiosk.close(run_before_unload=True)
+
+    for path in ("/audit/", "/audit/accounts/", "/audit/projects/", "/audit/assets/", "/audit/log/"):
+        page.goto(f"{console.url}{path}")
+        check()
+    page.goto(f"{console.url}/audit/accounts/")
+    live_and_history = page.locator("#audit-groups td a").evaluate_all("links => links.map((a) => a.getAttribute('href'))")
+    for path in live_and_history[:2]:
+        page.goto(f"{console.url}{path}")
+        check()
+
+    page.goto(session_url)
+    page.get_by_role("button", name=names["close"]).click()
+    expect(page.get_by_role("status")).to_have_text(names["closed"], timeout=15_000)
+    check()

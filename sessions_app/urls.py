@@ -9,7 +9,6 @@ urlpatterns = [
     path("sessions/<int:pk>/transcript.txt", views.session_transcript, name="session_transcript"),
     path("sessions/<int:pk>/start/", views.session_start, name="session_start"),
     path("sessions/<int:pk>/close/", views.session_close, name="session_close"),
-    path("sessions/<int:pk>/say/", views.session_say, name="session_say"),
     path("sessions/<int:pk>/layout/", views.session_layout, name="session_layout"),
     path("sessions/<int:pk>/player.json", views.session_player, name="session_player"),
     path("sessions/<int:pk>/trtc-join/", views.session_trtc_join, name="session_trtc_join"),

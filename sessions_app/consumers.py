@@ -100,7 +100,7 @@ class SessionConsumer(JsonConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         # A page that reconnects may have missed changes: start it from the current state.
-        await self.send_json(page_messages.for_page({"type": "session.update", "session": await self._summary()}))
+        await self.send_json(page_messages.for_page(page_messages.session(await self._summary())))
         await self.send_json(page_messages.events(await self._recent_events()))
         relay_state = await self.router.join()
         if relay_state:

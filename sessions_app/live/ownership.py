@@ -26,7 +26,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from . import driving, inbox
+from . import driving, inbox, page_messages
 from .relay import relays
 
 logger = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ class RemoteTabs:
         user = await get_user_model().objects.filter(pk=message["user_pk"]).afirst()
         state = self.states.setdefault(message["tab"], driving.TabState())
         if user is None:
-            answer = {"type": "error", "message": "your account no longer exists"}
+            answer = page_messages.error("your account no longer exists")
         else:
             answer = await driving.chat_receive(user=user, session_pk=message["session_pk"], tab=state,
                                                 content=message["content"])

@@ -29,6 +29,11 @@ class Error(TypedDict):
     message: str
 
 
+def session(summary: dict[str, Any]) -> dict[str, Any]:
+    """The session as a page may know it (`selectors.session_summary`)."""
+    return {"type": "session.update", "session": summary}
+
+
 def utterance(summary: dict[str, Any]) -> dict[str, Any]:
     """An utterance's new state or text (`selectors.utterance_summary`)."""
     return {"type": "utterance.update", "utterance": dict(summary)}

@@ -18,7 +18,7 @@ from tcadh.frames import DriveFailed, Event, LlmText, MalformedFrame, SpeakStatu
 
 from .. import services
 from ..models import LiveSession, SessionEvent, Utterance
-from ..selectors import utterance_summary, event_summary
+from ..selectors import event_summary, utterance_summary
 from .limits import OVER_STATUSES, SPEAKING_STATUSES
 
 State = Utterance.State

@@ -5,11 +5,14 @@ import logging
 import time
 
 import pytest
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidStatus
+from websockets.http11 import Response
 
 from tcadh import TcadhClient, TcadhError
-from tcadh.channel import CommandChannel
+from tcadh.channel import CommandChannel, HandshakeRefused, OutboxFull, handshake_error
 from tcadh.errors import CHANNEL_CLOSED, HTTP_ERROR
-from tcadh.frames import DriveFailed, MalformedFrame, SpeakStatus
+from tcadh.frames import DriveFailed, MalformedFrame, SpeakStatus, text_frame
 from tcadh.signing import signed_query
 
 from .conftest import FakeClock
@@ -253,3 +256,34 @@ async def test_channel_logs_hide_the_signature(ws_client, session_id, gateway, c
         await ch.send_text("hi")
     assert "connected" in caplog.text
     assert gateway.accesstoken not in caplog.text and "signature" not in caplog.text and "timestamp=" not in caplog.text
+
+
+async def test_an_urgent_frame_goes_ahead_of_texts_held_by_the_spacing(ws_client, session_id, gateway):
+    async with await ws_client.open_channel(session_id, text_interval=0.3) as ch:
+        first = text_frame(session_id, "one")
+        second = text_frame(session_id, "two")
+        stop = text_frame(session_id, "", interrupt=True)
+        await asyncio.gather(*ch.send([first]))
+        held = ch.send([second])  # within the spacing of "one": held
+        await asyncio.gather(*ch.send([stop], urgent=True))
+        await asyncio.gather(*held)
+    assert [d["Text"] for d in _data(gateway.commands("SEND_TEXT"))] == ["one", "", "two"]
+
+
+async def test_a_full_outbox_refuses_all_but_urgent_frames_and_withdrawn_ones_never_go(session_id):
+    channel = CommandChannel(lambda: "ws://127.0.0.1:9/unused", session_id, outbox_limit=2)
+    kept, dropped = text_frame(session_id, "kept"), text_frame(session_id, "dropped")
+    channel.send([kept, dropped])
+    with pytest.raises(OutboxFull):
+        channel.send([text_frame(session_id, "one too many")])
+    channel.send([text_frame(session_id, "", interrupt=True)], urgent=True)
+    assert channel.withdraw({dropped["Payload"]["ReqId"]}) == 1
+    assert channel.queued == 2 and not channel.was_sent(kept["Payload"]["ReqId"])
+
+
+def test_a_refused_handshake_carries_the_clouds_code():
+    body = json.dumps({"Header": {"Code": 110014, "Message": "not started"}}).encode()
+    error = handshake_error(InvalidStatus(Response(403, "Forbidden", Headers(), body)))
+    assert isinstance(error, HandshakeRefused) and error.code == HTTP_ERROR and error.http_status == 403
+    assert (error.cloud_code, error.cloud_message, error.retryable) == (110014, "not started", False)
+    assert handshake_error(InvalidStatus(Response(503, "Busy", Headers(), b"overloaded"))).retryable

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from tcadh.client import trtc_room_arguments
 from tcadh.errors import TcadhError
 from tcadh.models import SessionStatus
 
@@ -428,7 +429,7 @@ def session_trtc_sign(*, user, session: LiveSession, viewer_user_id: str, room: 
         raise ServiceError("only TRTC sessions have a room to join")
     if viewer_user_id == session.user_id:
         raise ServiceError("the viewer must use a different UserId than the avatar")
-    room_kw = {"room_id": int(room)} if room.isdigit() else {"str_room_id": room}
+    room_kw = trtc_room_arguments(room)
     try:
         sign = cloud.client_for(session.account).get_trtc_sign(session.cloud_session_id,
                                                               user_id=viewer_user_id, **room_kw)

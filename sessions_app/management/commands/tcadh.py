@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tcadh import TcadhClient, TcadhError
 from tcadh.channel import CommandChannel
+from tcadh.client import trtc_room_arguments
 from tcadh.errors import TIMEOUT_ERROR
 from tcadh.frames import DriveFailed, Event, SpeakStatus
 
@@ -168,12 +169,8 @@ class Command(BaseCommand):
         asyncio.run(drive())
 
     def trtc_sign(self, client: TcadhClient, options: dict[str, Any]) -> None:
-        room = options["room_id"]
-        if room.isdigit():
-            sign = client.get_trtc_sign(options["sid"], user_id=options["user_id"], room_id=int(room))
-        else:
-            sign = client.get_trtc_sign(options["sid"], user_id=options["user_id"], str_room_id=room)
-        self.emit(sign)
+        self.emit(client.get_trtc_sign(options["sid"], user_id=options["user_id"],
+                                       **trtc_room_arguments(options["room_id"])))
 
     def update_config(self, client: TcadhClient, options: dict[str, Any]) -> None:
         client.update_session_config(

@@ -3,6 +3,7 @@ from django.db import models
 from django.utils.translation import gettext, gettext_lazy as _
 
 from . import crypto
+from .labels import status_label
 
 GW_MAINLAND = "https://gw.tvs.qq.com"
 
@@ -86,6 +87,16 @@ class LiveSession(models.Model):
     LIVE_STATUSES = (Status.PREPARING, Status.READY, Status.STARTED)
     # The console has decided these are over; the cloud may not have caught up yet.
     ENDED_STATUSES = (Status.CLOSING, Status.CLOSED, Status.FAILED)
+
+    def drive_refusal(self) -> str:
+        """Why the avatar cannot be driven now ("" when it can): the one rule of the chat and the
+        services, as the status of this object has it."""
+        if self.status == self.Status.STARTED:
+            return ""
+        words = {"status": status_label(self.status)}
+        if self.status == self.Status.READY:
+            return gettext("the session is %(status)s; start it first") % words
+        return gettext("the session is %(status)s") % words
 
     class Protocol(models.TextChoices):
         RTMP = "rtmp", _("RTMP (HTTP-FLV in the page)")

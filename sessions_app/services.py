@@ -20,12 +20,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tcadh.client import trtc_room_arguments
 from tcadh.errors import TcadhError
 from tcadh.models import SessionStatus
 
 from . import broadcast, cloud, cloud_errors
 from .labels import status_label
-from .models import Account, Asset, AuditEntry, LiveSession, Project, SessionEvent, Utterance
+from .models import Account, Asset, AuditEntry, LiveSession, Project, SessionEvent
 from .selectors import event_summary, session_summary
 
 logger = logging.getLogger(__name__)
@@ -388,38 +389,14 @@ def session_refresh_preparing(*, session: LiveSession) -> Preparing:
 
 def _require_started(session: LiveSession) -> None:
     session.refresh_from_db()
-    if session.status != Status.STARTED:
-        words = {"status": status_label(session.status)}
-        raise ServiceError(_("the session is %(status)s; start it first") % words if session.status == Status.READY
-                           else _("the session is %(status)s") % words)
+    refusal = session.drive_refusal()
+    if refusal:
+        raise ServiceError(refusal)
 
 
 def session_touch(*, session: LiveSession) -> None:
     """Operator activity: what the idle sweep measures."""
     LiveSession.objects.filter(pk=session.pk).update(last_activity_at=timezone.now(), idle_warned_at=None)
-
-
-def session_say(*, user, session: LiveSession, text: str, interrupt: bool = False) -> Utterance:
-    """Speak a text through the HTTP command (no speaking status comes back on this path)."""
-    _require_started(session)
-    text = text.strip()
-    if not text and not interrupt:
-        raise ServiceError(_("type something to say"))
-    try:
-        cloud.client_for(session.account).send_text(session.cloud_session_id, text, interrupt=interrupt)
-    except TcadhError as exc:
-        audit_record(actor=user, action="say", ok=False, session=session, detail=f"code {exc.code}: {exc.message}")
-        raise ServiceError(_cloud_message(exc)) from exc
-    except ValueError as exc:
-        raise ServiceError(str(exc)) from exc
-    with transaction.atomic():
-        utterance = Utterance.objects.create(session=session, req_id="", kind=Utterance.Kind.HTTP_TEXT, text=text,
-                                             created_by=user, state=Utterance.State.DONE)
-        session_touch(session=session)
-        event_record(session=session, kind=SessionEvent.Kind.NOTE, message=f"said over HTTP: {text[:200]}",
-                     data={"utterance": utterance.pk, "by": user.get_username()})
-        audit_record(actor=user, action="say", session=session, detail=text[:200])
-    return utterance
 
 
 @dataclass(frozen=True)
@@ -454,7 +431,7 @@ def session_trtc_sign(*, user, session: LiveSession, viewer_user_id: str, room: 
         raise ServiceError(_("only TRTC sessions have a room to join"))
     if viewer_user_id == session.user_id:
         raise ServiceError(_("the viewer must use a different UserId than the avatar"))
-    room_kw = {"room_id": int(room)} if room.isdigit() else {"str_room_id": room}
+    room_kw = trtc_room_arguments(room)
     try:
         sign = cloud.client_for(session.account).get_trtc_sign(session.cloud_session_id,
                                                               user_id=viewer_user_id, **room_kw)

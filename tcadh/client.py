@@ -32,6 +32,18 @@ HTTP_TEXT_MAX_CHARS = 4000
 _CONTENT_TYPE = "application/json;charset=utf-8"
 
 
+# TRTC number rooms are 1 to 4294967294; anything else is a string room.
+TRTC_ROOM_ID_MAX = 4_294_967_294
+
+
+def trtc_room_arguments(room: str) -> dict[str, Any]:
+    """`room` as get_trtc_sign takes it: RoomId for a number room written as one (ASCII digits,
+    no leading zero, in range), StrRoomId for every other name ("²" and "0123" included)."""
+    if room.isascii() and room.isdigit() and str(int(room)) == room and 1 <= int(room) <= TRTC_ROOM_ID_MAX:
+        return {"room_id": int(room)}
+    return {"str_room_id": room}
+
+
 class TcadhClient:
     """One account's credentials against one gateway origin.
 
@@ -174,10 +186,15 @@ class TcadhClient:
         query = signed_query(self.appkey, self._accesstoken, {"requestid": session_id})
         return f"{scheme}://{parts.netloc}{parts.path}{CHANNEL_PATH}?{query}"
 
-    def open_channel(self, session_id: str, **kw: Any) -> CommandChannel:
-        """A connected ``CommandChannel``; keyword arguments go to its constructor."""
+    async def open_channel(self, session_id: str, **kw: Any) -> CommandChannel:
+        """A connected ``CommandChannel`` (close it with ``aclose()`` or ``async with``); keyword
+        arguments go to its constructor."""
         channel = CommandChannel(lambda: self.channel_url(session_id), session_id, **kw)
-        channel.connect()
+        try:
+            await channel.connect()
+        except BaseException:
+            await channel.aclose()
+            raise
         return channel
 
     # -- transport --------------------------------------------------------------------------

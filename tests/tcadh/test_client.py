@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from tcadh import SessionStatus, TcadhClient, TcadhError
+from tcadh.client import trtc_room_arguments
 from tcadh.errors import HTTP_ERROR, INVALID_RESPONSE, NETWORK_ERROR
 from tcadh.signing import signed_query
 
@@ -218,3 +219,15 @@ def test_logs_and_reprs_never_show_the_accesstoken_or_user_sig(client, gateway, 
     assert "createsession" in caplog.text and "code=0" in caplog.text and "code=-101000" in caplog.text
     assert gateway.accesstoken not in logged and PLAY_SECRET not in logged and "PMK-SECRET" not in logged
     assert "signature" not in caplog.text and "timestamp=" not in caplog.text
+
+
+@pytest.mark.parametrize("room, arguments", [
+    ("1234", {"room_id": 1234}),
+    ("4294967294", {"room_id": 4294967294}),
+    ("4294967295", {"str_room_id": "4294967295"}),
+    ("0123", {"str_room_id": "0123"}),
+    ("²", {"str_room_id": "²"}),
+    ("booth-7", {"str_room_id": "booth-7"}),
+])
+def test_a_trtc_room_is_a_number_room_only_when_written_as_one(room, arguments):
+    assert trtc_room_arguments(room) == arguments

@@ -95,3 +95,59 @@ def test_every_page_has_no_serious_axe_violation(console, audited):
     page.get_by_role("button", name=names["close"]).click()
     expect(page.get_by_role("status")).to_have_text(names["closed"], timeout=15_000)
     check()
+
+
+def tab_to(page, target, limit: int = 80) -> None:
+    """Press Tab until `target` has the focus, as a keyboard user moves through the page."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("(el) => el === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {target}")
+
+
+LONG_ANSWER = " ".join(f"This is sentence {n} of a long answer that keeps the avatar talking." for n in range(1, 30))
+
+
+def test_the_session_page_works_by_keyboard_alone(console, page):
+    page.goto(f"{console.url}/login/")
+    page.keyboard.type("admin")  # the username field has the focus on arrival
+    page.keyboard.press("Tab")
+    page.keyboard.type(console.password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{console.url}/")
+
+    tab_to(page, page.get_by_role("link", name="New session").first)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{console.url}/sessions/new/")
+    auto_start = page.get_by_role("checkbox", name="Start automatically when ready")
+    tab_to(page, auto_start)
+    page.keyboard.press("Space")
+    expect(auto_start).not_to_be_checked()
+    tab_to(page, page.get_by_role("button", name="Create session"))
+    page.keyboard.press("Enter")
+
+    status = page.get_by_role("status")
+    expect(status).to_have_text("ready", timeout=30_000)
+    start = page.get_by_role("button", name="Start session")
+    expect(start).to_be_enabled()
+    tab_to(page, start)
+    page.keyboard.press("Enter")
+    expect(status).to_have_text("started", timeout=15_000)
+
+    message = page.get_by_role("textbox", name="Message")
+    expect(page.locator("#chat-connection")).to_have_text("connected", timeout=15_000)
+    expect(message).to_be_enabled()
+    tab_to(page, message)
+    page.keyboard.insert_text(LONG_ANSWER)
+    page.keyboard.press("Enter")
+    badge = page.get_by_role("log", name="Transcript").locator("li", has_text="sentence 1 of").locator(".badge")
+    expect(badge).to_have_text("speaking", timeout=15_000)
+
+    tab_to(page, page.get_by_role("button", name="Interrupt"))
+    page.keyboard.press("Space")
+    expect(badge).to_have_text("interrupted", timeout=15_000)
+
+    tab_to(page, page.get_by_role("button", name="Close session"))
+    page.keyboard.press("Enter")
+    expect(status).to_have_text("closed", timeout=15_000)

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from html import escape
 
+from django.utils.translation import gettext as _
+
 TEXT_MAX_BYTES = 4000
 BREAK_STRENGTHS = ("x-weak", "weak", "medium", "strong", "x-strong")
 TAGS = ("speak", "break", "phoneme", "word", "insert-action")
@@ -152,32 +154,33 @@ def _check_tag(name: str, attrs: dict[str, str], *, action_codes: frozenset[str]
     problems = []
     unknown = sorted(set(attrs) - ATTRIBUTES[name])
     if unknown:
-        problems.append(Problem(f"<{name}> does not take the attribute {', '.join(unknown)}"))
+        problems.append(Problem(_("<%(tag)s> does not take the attribute %(names)s") % {"tag": name, "names": ", ".join(unknown)}))
     if name == "break":
         if "time" in attrs and not _BREAK_TIME.match(attrs["time"]):
-            problems.append(Problem(f'<break time="{attrs["time"]}"> needs a number with ms or s, like "500ms"'))
+            problems.append(Problem(_('<break time="%(time)s"> needs a number with ms or s, like "500ms"') % {"time": attrs["time"]}))
         if "strength" in attrs and attrs["strength"] not in BREAK_STRENGTHS:
-            problems.append(Problem(f'<break strength="{attrs["strength"]}"> must be one of '
-                                    f"{', '.join(BREAK_STRENGTHS)}"))
+            problems.append(Problem(_('<break strength="%(strength)s"> must be one of %(names)s')
+                                    % {"strength": attrs["strength"], "names": ", ".join(BREAK_STRENGTHS)}))
     elif name == "phoneme":
         if attrs.get("alphabet") != "py":
-            problems.append(Problem('<phoneme> needs alphabet="py" (pinyin)'))
+            problems.append(Problem(_('<phoneme> needs alphabet="py" (pinyin)')))
         if not attrs.get("ph", "").strip():
-            problems.append(Problem('<phoneme> needs ph="…" with the pinyin, like ph="zhong4"'))
+            problems.append(Problem(_('<phoneme> needs ph="…" with the pinyin, like ph="zhong4"')))
         else:
             bad = [s for s in attrs["ph"].split() if not _PINYIN.match(s)]
             if bad:
-                problems.append(Problem(f"<phoneme> pinyin {' '.join(bad)} needs a tone number 1-5, like zhong4"))
+                problems.append(Problem(_("<phoneme> pinyin %(syllables)s needs a tone number 1-5, like zhong4")
+                                        % {"syllables": " ".join(bad)}))
     elif name == "insert-action":
         code = attrs.get("type", "").strip()
         if not code:
-            problems.append(Problem('<insert-action> needs type="<action code>"'))
+            problems.append(Problem(_('<insert-action> needs type="<action code>"')))
         elif not _ACTION_CODE.match(code):
-            problems.append(Problem(f'<insert-action type="{code}"> is not an action code'))
+            problems.append(Problem(_('<insert-action type="%(code)s"> is not an action code') % {"code": code}))
         elif action_codes is not None and code not in action_codes:
-            known = ", ".join(sorted(action_codes)) or "none listed"
-            problems.append(Problem(f'action "{code}" is not one of this avatar\'s action codes ({known})',
-                                    severity="warning"))
+            known = ", ".join(sorted(action_codes)) or _("none listed")
+            problems.append(Problem(_('action "%(code)s" is not one of this avatar\'s action codes (%(known)s)')
+                                    % {"code": code, "known": known}, severity="warning"))
     return problems
 
 
@@ -189,7 +192,8 @@ def validate(text: str, *, action_codes: frozenset[str] | None = None) -> list[P
     problems: list[Problem] = []
     size = text_bytes(text)
     if size > TEXT_MAX_BYTES:
-        problems.append(Problem(f"{size} bytes in UTF-8; the cloud speaks at most {TEXT_MAX_BYTES} at once"))
+        problems.append(Problem(_("%(size)s bytes in UTF-8; the cloud speaks at most %(max)s at once")
+                                % {"size": size, "max": TEXT_MAX_BYTES}))
     found = tags(text)
     between = _outside_tags(text, found)
     stack: list[tuple[Tag, int]] = []  # an open tag and its index in `found`
@@ -197,16 +201,17 @@ def validate(text: str, *, action_codes: frozenset[str] | None = None) -> list[P
     for index, tag in enumerate(found):
         stray = between[index]
         if "<" in stray:
-            problems.append(Problem(f"a '<' that is not part of a tag near “{_near(stray)}”"))
+            problems.append(Problem(_("a '<' that is not part of a tag near “%(text)s”") % {"text": _near(stray)}))
         spoken_before = spoken_before or bool(stray.strip())
         name = tag.name
         if name not in TAGS:
-            problems.append(Problem(f"<{name}> is not a supported tag (use {', '.join(TAGS)})"))
+            problems.append(Problem(_("<%(tag)s> is not a supported tag (use %(names)s)") % {"tag": name, "names": ", ".join(TAGS)}))
             continue
         if tag.closing:
             if not stack or stack[-1][0].name != name:
-                expected = f"</{stack[-1][0].name}>" if stack else "nothing"
-                problems.append(Problem(f"</{name}> closes a tag that is not open (expected {expected})"))
+                expected = f"</{stack[-1][0].name}>" if stack else _("nothing")
+                problems.append(Problem(_("</%(tag)s> closes a tag that is not open (expected %(expected)s)")
+                                        % {"tag": name, "expected": expected}))
                 continue
             opening, opened_at = stack.pop()
             problems += _check_content(opening, text[opening.end:tag.start], holds_tags=index - opened_at > 1)
@@ -214,19 +219,19 @@ def validate(text: str, *, action_codes: frozenset[str] | None = None) -> list[P
         problems += _check_tag(name, tag.attrs, action_codes=action_codes)
         if name in EMPTY_TAGS:
             if not tag.self_closing:
-                problems.append(Problem(f"<{name}> stands alone: write <{name} …/>"))
+                problems.append(Problem(_("<%(tag)s> stands alone: write <%(tag)s …/>") % {"tag": name}))
             continue
         if tag.self_closing:
-            problems.append(Problem(f"<{name}/> is empty: it must wrap text, <{name}>…</{name}>"))
+            problems.append(Problem(_("<%(tag)s/> is empty: it must wrap text, <%(tag)s>…</%(tag)s>") % {"tag": name}))
             continue
         if name == "speak" and (stack or spoken_before):
-            problems.append(Problem("<speak> must wrap the whole cue"))
+            problems.append(Problem(_("<speak> must wrap the whole cue")))
         stack.append((tag, index))
     tail = between[-1]
     if "<" in tail:
-        problems.append(Problem(f"a '<' that is not part of a tag near “{_near(tail)}”"))
-    for tag, _ in reversed(stack):
-        problems.append(Problem(f"<{tag.name}> is never closed"))
+        problems.append(Problem(_("a '<' that is not part of a tag near “%(text)s”") % {"text": _near(tail)}))
+    for tag, _opened_at in reversed(stack):
+        problems.append(Problem(_("<%(tag)s> is never closed") % {"tag": tag.name}))
     return problems
 
 
@@ -235,17 +240,18 @@ def _check_content(opening: Tag, content: str, *, holds_tags: bool) -> list[Prob
         ph = opening.attrs.get("ph", "").split()
         chars = [c for c in content if not c.isspace()]
         if holds_tags:
-            return [Problem("<phoneme> may hold only the characters it gives pinyin for")]
+            return [Problem(_("<phoneme> may hold only the characters it gives pinyin for"))]
         if not chars:
-            return [Problem("<phoneme> wraps no character")]
+            return [Problem(_("<phoneme> wraps no character"))]
         if ph and len(ph) != len(chars):
-            return [Problem(f"<phoneme> gives {len(ph)} syllable(s) for {len(chars)} character(s) "
-                            f"“{content.strip()}”: one syllable per character")]
+            return [Problem(_("<phoneme> gives %(syllables)s syllable(s) for %(chars)s character(s) "
+                              "“%(text)s”: one syllable per character")
+                            % {"syllables": len(ph), "chars": len(chars), "text": content.strip()})]
     elif opening.name == "word":
         if holds_tags:
-            return [Problem("<word> may hold only text")]
+            return [Problem(_("<word> may hold only text"))]
         if not content.strip():
-            return [Problem("<word> wraps no text")]
+            return [Problem(_("<word> wraps no text"))]
     return []
 
 

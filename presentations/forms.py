@@ -2,12 +2,12 @@ from decimal import Decimal
 
 from django import forms
 
+from sessions_app import params
 from sessions_app.models import Asset, Project
 
 from . import services
+from .limits import SCRIPT_MAX_BYTES, SCRIPT_MAX_CUES
 from .models import Cue, DemoScript, KioskConfig
-
-IMPORT_MAX_BYTES = 512 * 1024
 
 
 def _source_fields(form: forms.Form, data: dict, *, required: bool) -> None:
@@ -22,6 +22,7 @@ class ScriptForm(forms.ModelForm):
     class Meta:
         model = DemoScript
         fields = ["name", "project", "asset"]
+        field_classes = {"project": params.IdChoiceField, "asset": params.IdChoiceField}
         labels = {"name": "Script name", "project": "Project", "asset": "Avatar asset"}
         help_texts = {"asset": "The asset's action codes fill the gesture helper and are checked in cues."}
 
@@ -59,7 +60,8 @@ class CueForm(forms.Form):
                                 pause_seconds=data.get("pause_seconds") or Decimal("0"), note=data.get("note") or "")
 
 
-CueFormSet = forms.formset_factory(CueForm, extra=0, can_delete=True, can_order=True)
+CueFormSet = forms.formset_factory(CueForm, extra=0, can_delete=True, can_order=True, max_num=SCRIPT_MAX_CUES,
+                                   validate_max=True, absolute_max=SCRIPT_MAX_CUES)
 
 
 def cue_initial(cues) -> list[dict]:
@@ -73,13 +75,14 @@ def cue_specs(formset) -> list[services.CueSpec]:
 
 class ImportForm(forms.Form):
     name = forms.CharField(max_length=100, label="Script name")
-    project = forms.ModelChoiceField(queryset=Project.objects.select_related("account"), required=False,
+    project = params.IdChoiceField(queryset=Project.objects.select_related("account"), required=False,
                                      label="Project")
-    asset = forms.ModelChoiceField(queryset=Asset.objects.select_related("account"), required=False,
+    asset = params.IdChoiceField(queryset=Asset.objects.select_related("account"), required=False,
                                    label="Avatar asset")
     file = forms.FileField(required=False, label="Text file",
                            help_text="UTF-8 plain text: one cue per paragraph, “[pause 3]” for a pause, "
-                                     "lines starting with “> ” are presenter notes.")
+                                     "lines starting with “> ” are presenter notes. "
+                                     f"At most {SCRIPT_MAX_BYTES // 1024} KB and {SCRIPT_MAX_CUES} cues.")
     text = forms.CharField(required=False, label="Or paste the text", widget=forms.Textarea(attrs={"rows": 10}))
 
     def clean(self):
@@ -87,14 +90,20 @@ class ImportForm(forms.Form):
         _source_fields(self, data, required=False)
         upload = data.get("file")
         if upload:
-            if upload.size > IMPORT_MAX_BYTES:
-                self.add_error("file", f"The file is larger than {IMPORT_MAX_BYTES // 1024} KB.")
+            if upload.size > SCRIPT_MAX_BYTES:
+                self.add_error("file", f"The file is larger than {SCRIPT_MAX_BYTES // 1024} KB.")
                 return data
             try:
                 data["text"] = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError:
                 self.add_error("file", "The file is not UTF-8 text.")
                 return data
+            if "\x00" in data["text"]:
+                self.add_error("file", "The file holds a NUL character: it is not a text file.")
+                return data
+        elif len((data.get("text") or "").encode("utf-8")) > SCRIPT_MAX_BYTES:
+            self.add_error("text", f"The text is larger than {SCRIPT_MAX_BYTES // 1024} KB.")
+            return data
         if not (data.get("text") or "").strip():
             self.add_error("text", "Choose a file or paste the script's text.")
         return data
@@ -105,6 +114,8 @@ class KioskForm(forms.ModelForm):
         model = KioskConfig
         fields = ["name", "slug", "project", "asset", "script", "attract_every_minutes", "window_start",
                   "window_end", "protocol", "driver_type", "enabled"]
+        field_classes = {"project": params.IdChoiceField, "asset": params.IdChoiceField,
+                         "script": params.IdChoiceField}
         labels = {
             "name": "Kiosk name", "slug": "Address (slug)", "project": "Project", "asset": "Avatar asset",
             "script": "Attract script", "attract_every_minutes": "Attract every (minutes idle)",

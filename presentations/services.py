@@ -17,11 +17,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from sessions_app import lifecycle
 from sessions_app import services as session_services
 from sessions_app import sweeps
 from sessions_app.models import Asset, LiveSession, Project
 from tcadh.errors import TcadhError
 
+from .limits import SCRIPT_MAX_BYTES, SCRIPT_MAX_CUES
 from .models import Cue, DemoScript, KioskConfig, KioskRun
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,9 @@ def _source_account(project: Project | None, asset: Asset | None):
 
 
 def _normalise(spec: CueSpec) -> CueSpec:
+    if "\x00" in spec.text or "\x00" in spec.note:
+        # The cloud cannot speak it and PostgreSQL cannot store it.
+        raise ServiceError("a cue cannot hold a NUL character")
     # Blank lines inside a cue would split it in two on the next import: keep single newlines.
     text = re.sub(r"\n\s*\n+", "\n", spec.text.replace("\r\n", "\n")).strip()
     note = re.sub(r"\n\s*\n+", "\n", spec.note.replace("\r\n", "\n")).strip()
@@ -67,6 +72,16 @@ def _normalise(spec: CueSpec) -> CueSpec:
     return CueSpec(Cue.Kind.TEXT, text, Decimal("0"), note)
 
 
+def _within_limits(cues: list[CueSpec]) -> list[CueSpec]:
+    """The same limits whichever way the cues came: what one way saves, the other can open."""
+    if len(cues) > SCRIPT_MAX_CUES:
+        raise ServiceError(f"a script has at most {SCRIPT_MAX_CUES} cues; this one has {len(cues)}")
+    size = len(script_text_format(cues).encode("utf-8"))
+    if size > SCRIPT_MAX_BYTES:
+        raise ServiceError(f"a script is at most {SCRIPT_MAX_BYTES // 1024} KB as text; this one is {size // 1024} KB")
+    return cues
+
+
 def _write_cues(script: DemoScript, cues: list[CueSpec]) -> None:
     script.cues.all().delete()
     Cue.objects.bulk_create([
@@ -79,7 +94,7 @@ def _write_cues(script: DemoScript, cues: list[CueSpec]) -> None:
 def script_create(*, user, name: str, cues: list[CueSpec], project: Project | None = None,
                   asset: Asset | None = None, action: str = "script_create") -> DemoScript:
     account = _source_account(project, asset)
-    cues = [_normalise(spec) for spec in cues]
+    cues = _within_limits([_normalise(spec) for spec in cues])
     with transaction.atomic():
         script = DemoScript.objects.create(name=name.strip() or "Untitled script", account=account,
                                            project=project, asset=asset, created_by=user)
@@ -93,7 +108,7 @@ def script_update(*, user, script: DemoScript, name: str, cues: list[CueSpec], p
                   asset: Asset | None = None) -> DemoScript:
     """Replace the script's name, source and cues in one go (the editor always sends them all)."""
     account = _source_account(project, asset)
-    cues = [_normalise(spec) for spec in cues]
+    cues = _within_limits([_normalise(spec) for spec in cues])
     with transaction.atomic():
         script.name = name.strip() or script.name
         script.account, script.project, script.asset = account, project, asset
@@ -148,7 +163,7 @@ def script_text_parse(text: str) -> list[CueSpec]:
 
 
 def _seconds_text(seconds: Decimal) -> str:
-    return format(seconds.normalize(), "f")
+    return format(Decimal(seconds).normalize(), "f")
 
 
 def script_text_format(cues: list[Cue] | list[CueSpec]) -> str:
@@ -319,7 +334,7 @@ def kiosk_open(*, user, kiosk: KioskConfig, page_id: str, now: datetime | None =
     if not _claim_opening(kiosk, now):
         return KioskState("starting", message="The kiosk is starting its session.")
     try:
-        session = session_services.session_create(user=kiosk.created_by or user, spec=session_services.NewSession(
+        session = lifecycle.session_create(user=kiosk.created_by or user, spec=session_services.NewSession(
             account=kiosk.source.account, project=kiosk.project, asset=kiosk.asset, user_id=kiosk_user_id(kiosk),
             protocol=kiosk.protocol, driver_type=kiosk.driver_type, auto_start=True,
         ))

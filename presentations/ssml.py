@@ -23,11 +23,10 @@ ATTRIBUTES = {
     "insert-action": {"type"},
 }
 
-_TAG = re.compile(r"<\s*(/?)\s*([A-Za-z][\w:-]*)((?:\s+[\w:-]+\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'))*)\s*(/?)\s*>")
-_ATTR = re.compile(r"([\w:-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _BREAK_TIME = re.compile(r"^\d+(\.\d+)?(ms|s)$")
 _PINYIN = re.compile(r"^[a-zü:v]+[1-5]$")
 _ACTION_CODE = re.compile(r"^[\w.-]+$")
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 @dataclass(frozen=True)
@@ -40,17 +39,113 @@ class Problem:
         return {"message": self.message, "severity": self.severity}
 
 
+@dataclass(frozen=True)
+class Tag:
+    start: int
+    end: int
+    name: str  # lower case
+    closing: bool
+    self_closing: bool
+    attrs: dict[str, str]
+
+
+# -- finding tags: one forward pass --------------------------------------------------------------
+#
+# A tag is `<`, an optional `/`, a name, `name="value"` attributes, an optional `/` and `>`, with
+# whitespace between the parts. No part of a tag may hold `<` or `>`, so an attempt at a `<` reads
+# at most up to the next `<` or `>`; when it fails there, the scan goes on from that character.
+# Every character is read at most twice, whatever the text: no pattern backtracks over a run of
+# whitespace (which made "<" and 18 000 spaces take seconds).
+
+def _is_name_char(char: str) -> bool:
+    return char.isalnum() or char in "_:-"
+
+
+def _skip_space(text: str, at: int, end: int) -> int:
+    while at < end and text[at].isspace():
+        at += 1
+    return at
+
+
+def _read_name(text: str, at: int, end: int) -> int:
+    while at < end and _is_name_char(text[at]):
+        at += 1
+    return at
+
+
+def _read_tag(text: str, start: int) -> tuple[Tag | None, int]:
+    """The tag opening at text[start] ("<"), or None and where the attempt stopped."""
+    end = len(text)
+    at = _skip_space(text, start + 1, end)
+    closing = at < end and text[at] == "/"
+    if closing:
+        at = _skip_space(text, at + 1, end)
+    if at >= end or text[at] not in _NAME_START:
+        return None, at
+    name_end = _read_name(text, at + 1, end)
+    name, at = text[at:name_end].lower(), name_end
+    attrs: dict[str, str] = {}
+    while at < end and text[at].isspace():
+        at = _skip_space(text, at, end)
+        if at >= end or not _is_name_char(text[at]):
+            break
+        attr_end = _read_name(text, at + 1, end)
+        attr, at = text[at:attr_end], _skip_space(text, attr_end, end)
+        if at >= end or text[at] != "=":
+            return None, at
+        at = _skip_space(text, at + 1, end)
+        if at >= end or text[at] not in "\"'":
+            return None, at
+        quote, value_start = text[at], at + 1
+        at = value_start
+        while at < end and text[at] != quote:
+            if text[at] in "<>":
+                return None, at
+            at += 1
+        if at >= end:
+            return None, at
+        attrs[attr] = text[value_start:at]
+        at += 1
+    at = _skip_space(text, at, end)
+    self_closing = at < end and text[at] == "/"
+    if self_closing:
+        at = _skip_space(text, at + 1, end)
+    if at >= end or text[at] != ">":
+        return None, at
+    return Tag(start, at + 1, name, closing, self_closing, attrs), at + 1
+
+
+def tags(text: str) -> list[Tag]:
+    """Every tag in `text`, in reading order."""
+    found: list[Tag] = []
+    at, end = 0, len(text)
+    while at < end:
+        if text[at] != "<":
+            at += 1
+            continue
+        tag, at = _read_tag(text, at)
+        if tag is not None:
+            found.append(tag)
+    return found
+
+
+def _outside_tags(text: str, found: list[Tag]) -> list[str]:
+    """The pieces of text before, between and after the tags."""
+    pieces, position = [], 0
+    for tag in found:
+        pieces.append(text[position:tag.start])
+        position = tag.end
+    pieces.append(text[position:])
+    return pieces
+
+
 def spoken_text(text: str) -> str:
     """What the audience hears and reads: the text without its tags."""
-    return re.sub(r"\s+", " ", _TAG.sub("", text)).strip()
+    return re.sub(r"\s+", " ", "".join(_outside_tags(text, tags(text)))).strip()
 
 
 def text_bytes(text: str) -> int:
     return len(text.encode("utf-8"))
-
-
-def _attributes(raw: str) -> dict[str, str]:
-    return {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) for m in _ATTR.finditer(raw)}
 
 
 def _check_tag(name: str, attrs: dict[str, str], *, action_codes: frozenset[str] | None) -> list[Problem]:
@@ -95,58 +190,59 @@ def validate(text: str, *, action_codes: frozenset[str] | None = None) -> list[P
     size = text_bytes(text)
     if size > TEXT_MAX_BYTES:
         problems.append(Problem(f"{size} bytes in UTF-8; the cloud speaks at most {TEXT_MAX_BYTES} at once"))
-    stack: list[tuple[str, int]] = []  # open tag name, where its content starts
-    position = 0
-    for match in _TAG.finditer(text):
-        stray = text[position:match.start()]
+    found = tags(text)
+    between = _outside_tags(text, found)
+    stack: list[tuple[Tag, int]] = []  # an open tag and its index in `found`
+    spoken_before = False
+    for index, tag in enumerate(found):
+        stray = between[index]
         if "<" in stray:
             problems.append(Problem(f"a '<' that is not part of a tag near “{_near(stray)}”"))
-        position = match.end()
-        closing, name, raw_attrs, self_closing = match.group(1), match.group(2).lower(), match.group(3), match.group(4)
+        spoken_before = spoken_before or bool(stray.strip())
+        name = tag.name
         if name not in TAGS:
             problems.append(Problem(f"<{name}> is not a supported tag (use {', '.join(TAGS)})"))
             continue
-        if closing:
-            if not stack or stack[-1][0] != name:
-                expected = f"</{stack[-1][0]}>" if stack else "nothing"
+        if tag.closing:
+            if not stack or stack[-1][0].name != name:
+                expected = f"</{stack[-1][0].name}>" if stack else "nothing"
                 problems.append(Problem(f"</{name}> closes a tag that is not open (expected {expected})"))
                 continue
-            _, start = stack.pop()
-            problems += _check_content(name, text[start:match.start()], text[:start])
+            opening, opened_at = stack.pop()
+            problems += _check_content(opening, text[opening.end:tag.start], holds_tags=index - opened_at > 1)
             continue
-        problems += _check_tag(name, _attributes(raw_attrs), action_codes=action_codes)
+        problems += _check_tag(name, tag.attrs, action_codes=action_codes)
         if name in EMPTY_TAGS:
-            if not self_closing:
+            if not tag.self_closing:
                 problems.append(Problem(f"<{name}> stands alone: write <{name} …/>"))
             continue
-        if self_closing:
+        if tag.self_closing:
             problems.append(Problem(f"<{name}/> is empty: it must wrap text, <{name}>…</{name}>"))
             continue
-        if name == "speak" and (stack or spoken_text(text[:match.start()])):
+        if name == "speak" and (stack or spoken_before):
             problems.append(Problem("<speak> must wrap the whole cue"))
-        stack.append((name, match.end()))
-    tail = text[position:]
+        stack.append((tag, index))
+    tail = between[-1]
     if "<" in tail:
         problems.append(Problem(f"a '<' that is not part of a tag near “{_near(tail)}”"))
-    for name, _ in reversed(stack):
-        problems.append(Problem(f"<{name}> is never closed"))
+    for tag, _ in reversed(stack):
+        problems.append(Problem(f"<{tag.name}> is never closed"))
     return problems
 
 
-def _check_content(name: str, content: str, before: str) -> list[Problem]:
-    if name == "phoneme":
-        opening = list(_TAG.finditer(before))[-1]
-        ph = _attributes(opening.group(3)).get("ph", "").split()
+def _check_content(opening: Tag, content: str, *, holds_tags: bool) -> list[Problem]:
+    if opening.name == "phoneme":
+        ph = opening.attrs.get("ph", "").split()
         chars = [c for c in content if not c.isspace()]
-        if _TAG.search(content):
+        if holds_tags:
             return [Problem("<phoneme> may hold only the characters it gives pinyin for")]
         if not chars:
             return [Problem("<phoneme> wraps no character")]
         if ph and len(ph) != len(chars):
             return [Problem(f"<phoneme> gives {len(ph)} syllable(s) for {len(chars)} character(s) "
                             f"“{content.strip()}”: one syllable per character")]
-    elif name == "word":
-        if _TAG.search(content):
+    elif opening.name == "word":
+        if holds_tags:
             return [Problem("<word> may hold only text")]
         if not content.strip():
             return [Problem("<word> wraps no text")]

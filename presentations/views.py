@@ -4,14 +4,15 @@ Every view checks the role first, then calls a selector or a service. The kiosk 
 operator (or admin) login: it drives the avatar through the same socket as the session page.
 """
 
-import json
+import re
 
 from django.contrib import messages
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
+from sessions_app import params
 from sessions_app.models import LiveSession
 from sessions_app.views import driver_required, viewer_required
 
@@ -20,6 +21,7 @@ from .forms import CueFormSet, ImportForm, KioskForm, ScriptForm, cue_initial, c
 from .models import DemoScript, KioskConfig
 
 PAGE_ID_MAX = 40
+_PAGE_ID = re.compile(rf"[A-Za-z0-9-]{{1,{PAGE_ID_MAX}}}")
 
 
 def _asset_codes(script: DemoScript | None) -> list[str]:
@@ -117,14 +119,16 @@ def script_export(request, pk: int):
 def ssml_check(request):
     """The editor's live warnings: the same check the server applies when it renders a script."""
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return JsonResponse({"error": "send JSON"}, status=400)
+        body = params.parse_json_object(request.body)
+    except params.BadParameter as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
     text = body.get("text")
     codes = body.get("action_codes")
     if not isinstance(text, str) or not (codes is None or (isinstance(codes, list)
                                                           and all(isinstance(c, str) for c in codes))):
         return JsonResponse({"error": "text must be a string and action_codes a list of strings"}, status=400)
+    if not all(params.is_unicode_text(value) for value in [text, *(codes or [])]):
+        return JsonResponse({"error": "the text holds a broken character (a lone surrogate)"}, status=400)
     problems = ssml.validate(text, action_codes=frozenset(codes) if codes else None)
     return JsonResponse({"bytes": ssml.text_bytes(text), "limit": ssml.TEXT_MAX_BYTES,
                          "problems": [p.as_dict() for p in problems]})
@@ -138,8 +142,11 @@ def _session(pk: int) -> LiveSession:
 @driver_required
 def presenter(request, pk: int):
     session = _session(pk)
-    script_id = request.GET.get("script", "")
-    script = (get_object_or_404(DemoScript, pk=int(script_id)) if script_id.isdigit() else None)
+    try:
+        script_id = params.parse_optional_id(request.GET.get("script"), name="script")
+    except params.BadParameter as exc:
+        return HttpResponseBadRequest(f"{exc}.", content_type="text/plain; charset=utf-8")
+    script = get_object_or_404(DemoScript, pk=script_id) if script_id is not None else None
     if script is None:
         return render(request, "presentations/presenter_choose.html", {
             "session": session, "scripts": selectors.scripts_list(),
@@ -200,7 +207,8 @@ def kiosk_page(request, slug: str):
 
 def _page_id(request) -> str:
     page_id = (request.POST.get("page") or "").strip()
-    if not page_id or len(page_id) > PAGE_ID_MAX or not page_id.replace("-", "").isalnum():
+    # ASCII only: str.isalnum() would take "²" or "٣" too.
+    if not _PAGE_ID.fullmatch(page_id):
         raise ValueError("page must be the page's id (letters, digits and dashes)")
     return page_id
 
@@ -228,11 +236,11 @@ def kiosk_session(request, slug: str):
 @driver_required
 def kiosk_heartbeat(request, slug: str):
     def act(kiosk, page_id):
-        session_pk = request.POST.get("session", "")
-        if not session_pk.isdigit():
-            return JsonResponse({"error": "session must be the session's id"}, status=400)
-        state = services.kiosk_heartbeat(user=request.user, kiosk=kiosk, page_id=page_id,
-                                         session_pk=int(session_pk))
+        try:
+            session_pk = params.parse_id(request.POST.get("session", ""), name="session")
+        except params.BadParameter as exc:
+            return JsonResponse({"error": str(exc)}, status=400)
+        state = services.kiosk_heartbeat(user=request.user, kiosk=kiosk, page_id=page_id, session_pk=session_pk)
         return JsonResponse(selectors.kiosk_state_payload(state))
 
     return _kiosk_post(request, slug, act)
@@ -242,9 +250,11 @@ def kiosk_heartbeat(request, slug: str):
 @driver_required
 def kiosk_close(request, slug: str):
     def act(kiosk, page_id):
-        session_pk = request.POST.get("session", "")
-        closed = services.kiosk_close(user=request.user, kiosk=kiosk, page_id=page_id,
-                                      session_pk=int(session_pk) if session_pk.isdigit() else None)
+        try:
+            session_pk = params.parse_optional_id(request.POST.get("session"), name="session")
+        except params.BadParameter as exc:
+            return JsonResponse({"error": str(exc)}, status=400)
+        closed = services.kiosk_close(user=request.user, kiosk=kiosk, page_id=page_id, session_pk=session_pk)
         return JsonResponse({"closed": closed})
 
     return _kiosk_post(request, slug, act)

@@ -22,7 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from tcadh.errors import TcadhError
 
-from . import cloud
+from . import cloud, params
 from .models import Account, Asset, AuditEntry, LiveSession, Project
 
 SCOPES: dict[str, type[Account] | type[Project] | type[Asset]] = {
@@ -61,7 +61,11 @@ def cursor_decode(cursor: str) -> tuple[datetime, int] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, pk = raw.rsplit("|", 1)
         created_at = parse_datetime(stamp)
-        return (created_at, int(pk)) if created_at else None
+        if created_at is None or created_at.tzinfo is None:
+            return None
+        if not params.DATETIME_MIN <= created_at.replace(tzinfo=None) <= params.DATETIME_MAX:
+            return None
+        return created_at, params.parse_id(pk, name="cursor")
     except (ValueError, UnicodeDecodeError):
         return None
 
@@ -165,11 +169,18 @@ class _Echo:
         return value
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(...) in a UserId
+# would be a live link); OWASP's "CSV Injection" advice: prefix it with a quote so it stays text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value) -> object:
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return f"'{value}"
     return value
 
 

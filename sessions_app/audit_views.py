@@ -3,12 +3,12 @@
 from datetime import timedelta
 
 from django import forms
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from . import audit, roles
+from . import audit, params, roles
 from .models import Account, LiveSession
 from .views import role_required
 
@@ -23,8 +23,8 @@ def _local_input() -> forms.DateTimeInput:
 
 
 class SessionFilterForm(forms.Form):
-    since = forms.DateTimeField(label="From", required=False, widget=_local_input())
-    until = forms.DateTimeField(label="Until", required=False, widget=_local_input())
+    since = params.DateTimeParamField(label="From", required=False, widget=_local_input())
+    until = params.DateTimeParamField(label="Until", required=False, widget=_local_input())
     status = forms.ChoiceField(label="Status", required=False,
                                choices=[("", "any")] + list(LiveSession.Status.choices))
     close_reason = forms.CharField(label="Close reason", required=False, max_length=200)
@@ -39,11 +39,11 @@ class SessionFilterForm(forms.Form):
 
 
 class AuditLogFilterForm(forms.Form):
-    since = forms.DateTimeField(label="From", required=False, widget=_local_input())
-    until = forms.DateTimeField(label="Until", required=False, widget=_local_input())
+    since = params.DateTimeParamField(label="From", required=False, widget=_local_input())
+    until = params.DateTimeParamField(label="Until", required=False, widget=_local_input())
     action = forms.CharField(label="Action", required=False, max_length=40)
     actor = forms.CharField(label="Actor", required=False, max_length=150)
-    account = forms.ModelChoiceField(label="Account", required=False, queryset=Account.objects.all())
+    account = params.IdChoiceField(label="Account", required=False, queryset=Account.objects.all())
     ok = forms.ChoiceField(label="Outcome", required=False, choices=[("", "any"), ("1", "succeeded"), ("0", "failed")])
 
     def filters(self) -> audit.AuditFilters:
@@ -58,6 +58,11 @@ def _scoped(scope: str, pk: int):
     model = audit.SCOPES[scope]
     manager = model.objects if scope == "account" else model.objects.select_related("account")
     return get_object_or_404(manager, pk=pk)
+
+
+def _status(*forms_used: forms.Form) -> int:
+    """400 when a filter was given and is not valid: the page then shows why, unfiltered."""
+    return 400 if any(form.is_bound and not form.is_valid() for form in forms_used) else 200
 
 
 def _query_without(request, *names: str) -> str:
@@ -84,7 +89,7 @@ def audit_groups(request, scope: str):
     return render(request, "audit/groups.html", {
         "scope": scope, "form": form, "filters": filters,
         "groups": audit.group_totals(scope=scope, filters=filters),
-    })
+    }, status=_status(form))
 
 
 @require_GET
@@ -107,7 +112,7 @@ def audit_history(request, scope: str, pk: int):
         since = filters.since or until - CHART_DEFAULT_RANGE
         if since < until:
             context["chart"] = audit.account_concurrency(account=obj, since=since, until=until)
-    return render(request, "audit/history.html", context)
+    return render(request, "audit/history.html", context, status=_status(form))
 
 
 @require_GET
@@ -124,7 +129,11 @@ def audit_live(request, scope: str, pk: int):
 @auditor_required
 def audit_export(request, scope: str, pk: int):
     obj = _scoped(scope, pk)
-    filters = SessionFilterForm(request.GET or None).filters()
+    form = SessionFilterForm(request.GET or None)
+    if _status(form) != 200:
+        problems = "; ".join(error for errors in form.errors.values() for error in errors)
+        return HttpResponseBadRequest(problems, content_type="text/plain; charset=utf-8")
+    filters = form.filters()
     qs = audit.sessions_filtered(scope=scope, obj=obj, filters=filters)
     response = StreamingHttpResponse(audit.sessions_csv(qs), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
@@ -140,4 +149,4 @@ def audit_log(request):
     return render(request, "audit/log.html", {
         "form": form, "log_page": True, "entries": page.rows, "next_cursor": page.next_cursor,
         "query": _query_without(request, "after"), "actions": audit.audit_actions(),
-    })
+    }, status=_status(form))

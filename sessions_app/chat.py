@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -47,6 +48,8 @@ from . import drive_rights, services
 from .models import LiveSession, SessionEvent, Utterance
 from .relay import Relay, RelayClosed, RelayFull, read, recorder, relays
 from .selectors import event_summary, utterance_summary
+
+logger = logging.getLogger(__name__)
 
 STREAM_CHUNK_MAX_CHARS = 8000
 # Without punctuation this much text is streamed as it comes (plain mode) instead of waiting for a clause.
@@ -92,9 +95,19 @@ Command = Union[Say, StreamPart, AudioChunk, Interrupt]
 
 
 def _text_field(content: dict, name: str = "text", *, required: bool = True) -> str:
+    """A text field that can go upstream as it is: a string of whole characters, no NUL."""
     value = content.get(name, None if required else "")
     if not isinstance(value, str):
         raise ChatError(f"'{name}' must be a string")
+    if "\x00" in value:
+        # The cloud would take it, but PostgreSQL refuses it in the Utterance row written after.
+        raise ChatError(f"'{name}' contains a NUL character; remove it and send again")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON may carry half of a UTF-16 surrogate pair ("\ud83d" alone); no UTF-8 frame can.
+        raise ChatError(f"'{name}' contains half of a character (a lone UTF-16 surrogate); "
+                        "send whole characters") from None
     return value
 
 
@@ -442,7 +455,12 @@ async def chat_receive(*, user, session_pk: int, tab: TabState, content: dict[st
     """Handle one browser message; the reply for that browser only (an error), or None."""
     try:
         session, relay = await _drivable(user=user, session_pk=session_pk)
-        command = command_parse(content)
+        try:
+            command = command_parse(content)
+        except ChatError as exc:
+            # The page's own script never sends these: a warning, for whoever watches the logs.
+            logger.warning("session %s: a browser message was refused: %s", session_pk, exc)
+            raise
         if isinstance(command, AudioChunk) and session.driver_type != LiveSession.DriverType.AUDIO:
             raise ChatError("audio needs a session created with driver type 3 (audio and text)")
         if isinstance(command, Say):

@@ -18,6 +18,9 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 # Sent on connect so a page catches up with what happened between its render and its socket.
 RECENT_EVENTS = 100
+# The largest browser message is a stream chunk of 8000 characters, each at most six in JSON
+# ("\u0001"): anything longer is refused unread.
+FRAME_MAX_CHARS = 64 * 1024
 
 
 class JsonConsumer(AsyncJsonWebsocketConsumer):
@@ -50,18 +53,35 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
             logger.debug("a page closed before a message reached it")
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        if text_data is None:
-            await self.send_json({"type": "error", "message": "binary frames are not accepted; send JSON text"})
+        content, problem = read_frame(text_data)
+        if problem:
+            logger.warning("%s: a frame was refused: %s", type(self).__name__, problem)
+            await self.send_json({"type": "error", "message": problem})
             return
         try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self.send_json({"type": "error", "message": "the message is not valid JSON"})
-            return
-        if not isinstance(content, dict):
-            await self.send_json({"type": "error", "message": "the message must be a JSON object"})
-            return
-        await self.receive_json(content, **kwargs)
+            await self.receive_json(content, **kwargs)
+        except Exception:
+            # A fault of ours, not of the page: the traceback is logged and the socket lives on.
+            logger.exception("%s: handling a message failed", type(self).__name__)
+            await self.send_json({"type": "error", "message": "the console could not handle that message"})
+
+
+def read_frame(text_data: str | None) -> tuple[dict, str]:
+    """A browser frame as a JSON object, or what makes it unreadable (said to the page)."""
+    if text_data is None:
+        return {}, "binary frames are not accepted; send JSON text"
+    if len(text_data) > FRAME_MAX_CHARS:
+        return {}, f"the message has {len(text_data)} characters; at most {FRAME_MAX_CHARS} are read"
+    try:
+        content = json.loads(text_data)
+    except RecursionError:
+        # Python's parser recurses once per level of nesting.
+        return {}, "the message is nested too deeply"
+    except ValueError:
+        return {}, "the message is not valid JSON"
+    if not isinstance(content, dict):
+        return {}, "the message must be a JSON object"
+    return content, ""
 
 
 class DashboardConsumer(JsonConsumer):

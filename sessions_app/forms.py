@@ -1,7 +1,9 @@
 import uuid
 
 from django import forms
+from django.core import validators
 
+from . import params
 from .models import Account, Asset, LiveSession, Project
 
 
@@ -10,10 +12,10 @@ def default_user_id() -> str:
 
 
 class NewSessionForm(forms.Form):
-    account = forms.ModelChoiceField(queryset=Account.objects.all(), label="Account")
-    project = forms.ModelChoiceField(queryset=Project.objects.select_related("account"), required=False,
+    account = params.IdChoiceField(queryset=Account.objects.all(), label="Account")
+    project = params.IdChoiceField(queryset=Project.objects.select_related("account"), required=False,
                                      label="Project")
-    asset = forms.ModelChoiceField(queryset=Asset.objects.select_related("account"), required=False,
+    asset = params.IdChoiceField(queryset=Asset.objects.select_related("account"), required=False,
                                    label="Asset")
     protocol = forms.ChoiceField(choices=LiveSession.Protocol.choices, initial=LiveSession.Protocol.RTMP,
                                  label="Protocol")
@@ -61,9 +63,16 @@ class SayForm(forms.Form):
         return data
 
 
+class WebURLField(forms.URLField):
+    """An http(s) address: the cloud fetches it and refuses any other scheme (ftp://, file://)."""
+
+    default_validators = [validators.URLValidator(schemes=["http", "https"])]
+    default_error_messages = {"invalid": "Enter an http:// or https:// address."}
+
+
 class LayoutForm(forms.Form):
-    background_url = forms.URLField(required=False, label="Background URL", assume_scheme="https",
-                                    help_text="jpg or png under 1 MB; empty keeps the current background.")
+    background_url = WebURLField(required=False, label="Background URL", assume_scheme="https",
+                                 help_text="jpg or png under 1 MB; empty keeps the current background.")
     position = forms.FloatField(min_value=-0.5, max_value=0.5, initial=0.0, label="Horizontal position")
     position_vertical = forms.FloatField(min_value=-0.5, max_value=0.25, initial=0.0, label="Vertical position")
     zoom = forms.FloatField(min_value=0.25, max_value=2.0, initial=1.0, label="Zoom")

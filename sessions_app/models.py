@@ -83,6 +83,8 @@ class LiveSession(models.Model):
         FAILED = "failed"
 
     LIVE_STATUSES = (Status.PREPARING, Status.READY, Status.STARTED)
+    # The console has decided these are over; the cloud may not have caught up yet.
+    ENDED_STATUSES = (Status.CLOSING, Status.CLOSED, Status.FAILED)
 
     class Protocol(models.TextChoices):
         RTMP = "rtmp", "RTMP (HTTP-FLV in the page)"
@@ -120,10 +122,23 @@ class LiveSession(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     idle_warned_at = models.DateTimeField(null=True, blank=True)
+    # Paid concurrency ends when the cloud says so, not when this row does: empty until the cloud
+    # confirmed the session closed (status 2 or 4, "no such session", or absent from two list
+    # calls in a row). Every row without it is converged with the cloud by the sweeps.
+    cloud_closed_at = models.DateTimeField("Confirmed closed in the cloud", null=True, blank=True)
+    # closesession retries of an ended row: the next one is not due before next_close_at, which
+    # also covers a close claimed by a process that died before finishing it.
+    close_attempts = models.PositiveIntegerField(default=0)
+    next_close_at = models.DateTimeField(null=True, blank=True)
+    # Consecutive reconciliations whose list left this session out.
+    unlisted_count = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
+            # What the sweeps walk every cycle: the rows that may still hold cloud concurrency.
+            models.Index(fields=["account", "status"], condition=models.Q(cloud_closed_at__isnull=True),
+                         name="session_unconfirmed"),
             models.Index(fields=["status", "created_at"], name="session_status_created"),
             models.Index(fields=["account", "created_at"], name="session_account_created"),
             models.Index(fields=["project", "created_at"], name="session_project_created"),
@@ -136,6 +151,11 @@ class LiveSession(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in self.LIVE_STATUSES
+
+    @property
+    def awaits_cloud_close(self) -> bool:
+        """Ended here, but the cloud has not yet confirmed it stopped billing."""
+        return self.status in self.ENDED_STATUSES and self.cloud_closed_at is None
 
     @property
     def source_label(self) -> str:

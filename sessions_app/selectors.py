@@ -2,7 +2,7 @@
 
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,6 +13,19 @@ def sessions_live() -> QuerySet[LiveSession]:
     return (
         LiveSession.objects.filter(status__in=LiveSession.LIVE_STATUSES + (LiveSession.Status.CLOSING,))
         .select_related("account", "project", "asset", "created_by")
+        .order_by("-created_at")
+    )
+
+
+def sessions_awaiting_cloud_close() -> QuerySet[LiveSession]:
+    """Ended here, still owed the cloud's confirmation: possibly still billed. A `closing` row
+    counts once a close attempt failed (before that it is only being closed)."""
+    Status = LiveSession.Status
+    return (
+        LiveSession.objects.filter(cloud_closed_at__isnull=True)
+        .filter(Q(status__in=(Status.CLOSED, Status.FAILED)) | Q(status=Status.CLOSING, close_attempts__gt=1)
+                | Q(status=Status.CLOSING, error_message__startswith="closing:"))
+        .select_related("account", "project", "asset")
         .order_by("-created_at")
     )
 

@@ -1,19 +1,22 @@
 """State changes of sessions. Each records an AuditEntry and a SessionEvent.
 
-Cloud calls happen outside database transactions; every status change is a conditional update
-on the status it expects, so a worker and an operator acting at once never close twice or bring
-a closed session back.
+Cloud calls happen outside database transactions, and the transaction after a cloud call is
+durable: calling one of these inside an outer transaction fails loudly instead of holding a
+database transaction open across a slow cloud. Every status change is a conditional update on
+the status it expects, so a worker and an operator acting at once never close twice or bring a
+closed session back.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tcadh.errors import TcadhError
@@ -95,7 +98,10 @@ class NewSession:
 
 
 def session_create(*, user, spec: NewSession) -> LiveSession:
-    """Create a cloud session from a project or an asset and record it as preparing or ready."""
+    """Create a cloud session from a project or an asset and record it as preparing or ready.
+
+    Queues nothing: `lifecycle.session_create` is what views call, and it queues the polling.
+    """
     if (spec.project is None) == (spec.asset is None):
         raise ServiceError("choose either a project or an asset")
     source = spec.project or spec.asset
@@ -111,13 +117,15 @@ def session_create(*, user, spec: NewSession) -> LiveSession:
         else:
             created = client.create_session_by_asset(asset_key=spec.asset.asset_key, **common)
     except TcadhError as exc:
+        # A reply lost after the cloud created the session leaves it unknown here: reconciliation
+        # finds it in the account's list and treats it as an orphan.
         audit_record(actor=user, action=action, ok=False, account=spec.account, project=spec.project,
                      asset=spec.asset, detail=f"code {exc.code}: {exc.message}")
         raise ServiceError(_cloud_message(exc)) from exc
 
     ready = created.status == SessionStatus.READY
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         session = LiveSession.objects.create(
             account=spec.account, project=spec.project, asset=spec.asset,
             created_by=user if user is not None and user.is_authenticated else None,
@@ -133,17 +141,7 @@ def session_create(*, user, spec: NewSession) -> LiveSession:
                      data={"status": session.status})
         audit_record(actor=user, action=action, session=session, detail=created.session_id)
         session_publish(session)
-        transaction.on_commit(lambda: _after_create(session))
     return session
-
-
-def _after_create(session: LiveSession) -> None:
-    from . import tasks
-
-    if session.status == Status.PREPARING:
-        tasks.poll_preparing_session.apply_async(args=[session.pk], countdown=1)
-    elif session.auto_start:
-        tasks.start_session.delay(session.pk)
 
 
 def session_start(*, user, session: LiveSession) -> None:
@@ -157,39 +155,167 @@ def session_start(*, user, session: LiveSession) -> None:
     except TcadhError as exc:
         audit_record(actor=user, action="start", ok=False, session=session, detail=f"code {exc.code}: {exc.message}")
         raise ServiceError(_cloud_message(exc)) from exc
+    session_mark_started(session=session, user=user)
+
+
+def session_mark_started(*, session: LiveSession, user=None, message: str = "started") -> bool:
+    """The cloud runs the session: record it (after our startsession, or seen in the cloud's list)."""
     now = timezone.now()
-    with transaction.atomic():
-        session_transition(session, expected=(Status.READY,), to=Status.STARTED, message="started",
-                    started_at=now, last_activity_at=now)
-        audit_record(actor=user, action="start", session=session)
+    with transaction.atomic(durable=True):
+        changed = session_transition(session, expected=(Status.READY,), to=Status.STARTED, message=message,
+                                     started_at=now, last_activity_at=now)
+        if changed:
+            audit_record(actor=user, action="start", session=session)
+    return changed
+
+
+def session_start_automatically(*, session: LiveSession) -> bool:
+    """Start a session created with auto start. A refusal is shown on the session; the preparing
+    sweep tries again until the session starts or its ready limit closes it."""
+    try:
+        session_start(user=None, session=session)
+    except ServiceError as exc:
+        event_record(session=session, kind=SessionEvent.Kind.ERROR, message=f"automatic start failed: {exc}")
+        logger.warning("automatic start of session %s failed: %s", session.pk, exc)
+        return False
+    return True
+
+
+# -- closing: the console decides, the cloud confirms -------------------------------------------
+# A row leaves the live statuses once (closing, failed); from then on it only waits for the cloud
+# to confirm that it stopped billing (cloud_closed_at). Each closesession attempt is claimed by
+# moving next_close_at forward, so concurrent sweeps attempt it once, and a process that dies
+# mid-attempt only delays the next one until the claim lapses.
+
+CLOSE_RETRY_SECOND_SECONDS = 5
+
+
+def close_retry_delay(attempts: int) -> timedelta:
+    """How long after the failed closesession number `attempts` the next one is due: the first
+    failure is retried by the next sweep, later ones after 5 s, 10 s, 20 s, … up to the cap."""
+    if attempts <= 1:
+        return timedelta(0)
+    seconds = CLOSE_RETRY_SECOND_SECONDS * 2 ** min(attempts - 2, 16)
+    return timedelta(seconds=min(seconds, settings.TCADH_CLOSE_RETRY_MAX_SECONDS))
+
+
+def _close_claim_lapse(now) -> dict:
+    return {"next_close_at": now + timedelta(seconds=settings.TCADH_STALE_CLOSING_SECONDS)}
 
 
 def session_close(*, user, session: LiveSession, reason: str = "closed by operator", action: str = "close",
                   condition: Q | None = None) -> bool:
-    """Close in the cloud and here. False when the session was already closing or closed, or no
-    longer matches `condition` (a sweep's own test, re-checked as the row is claimed)."""
-    with transaction.atomic():
+    """Close in the cloud and here. False when the session was already closing or ended, or no
+    longer matches `condition` (a sweep's own test, re-checked as the row is claimed).
+
+    A refused close leaves the row `closing` (it never goes back to live) and raises
+    ServiceError; the sweeps retry it with backoff until the cloud confirms.
+    """
+    now = timezone.now()
+    with transaction.atomic(durable=True):
         claimed = session_transition(session, expected=LiveSession.LIVE_STATUSES, to=Status.CLOSING,
-                                     message=f"closing: {reason}", condition=condition)
+                                     message=f"closing: {reason}", condition=condition,
+                                     close_reason=reason[:200], close_attempts=1, **_close_claim_lapse(now))
     if not claimed:
         return False
+    session.refresh_from_db()
     try:
-        cloud.client_for(session.account).close_session(session.cloud_session_id)
+        session_close_in_cloud(session=session)
+    except TcadhError as exc:
+        audit_record(actor=user, action=action, ok=False, session=session, detail=f"code {exc.code}: {exc.message}")
+        raise ServiceError(f"{_cloud_message(exc)}; the console keeps trying to close it") from exc
+    audit_record(actor=user, action=action, session=session, detail=reason)
+    return True
+
+
+def session_close_in_cloud(*, session: LiveSession) -> bool:
+    """One closesession for a row the console has ended, by whoever claimed the attempt.
+
+    A `closing` row becomes `closed` once the cloud accepted the close. True when the cloud also
+    confirmed the session gone (cloud_closed_at set). Raises TcadhError when closesession failed;
+    the error is on the row and the next attempt is scheduled.
+    """
+    client = cloud.client_for(session.account)
+    try:
+        client.close_session(session.cloud_session_id)
     except TcadhError as exc:
         if exc.code not in CLOSED_IN_CLOUD_CODES:
-            with transaction.atomic():
-                # Give the row back to the reconciler: still live as far as anyone knows.
-                session.refresh_from_db()
-                back = Status.READY if session.started_at is None else Status.STARTED
-                session_transition(session, expected=(Status.CLOSING,), to=back, message=f"close failed: {exc.message}")
-                audit_record(actor=user, action=action, ok=False, session=session,
-                             detail=f"code {exc.code}: {exc.message}")
-            raise ServiceError(_cloud_message(exc)) from exc
+            _close_failed(session, exc)
+            raise
+    confirmed = _cloud_says_closed(client, session)
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        if session.status == Status.CLOSING:
+            session_transition(session, expected=(Status.CLOSING,), to=Status.CLOSED,
+                               message=f"closed: {session.close_reason}", closed_at=now)
+        if confirmed:
+            session_confirm_closed_in_cloud(session=session, now=now)
+        else:
+            # Accepted but still there: the next attempt comes after the usual backoff.
+            LiveSession.objects.filter(pk=session.pk).update(
+                next_close_at=now + close_retry_delay(session.close_attempts))
+    return confirmed
+
+
+def _cloud_says_closed(client, session: LiveSession) -> bool:
+    try:
+        state = client.stat_session(session.cloud_session_id)
+    except TcadhError as exc:
+        return exc.code in CLOSED_IN_CLOUD_CODES
+    return state.status in (SessionStatus.CLOSED, SessionStatus.FAILED)
+
+
+def _close_failed(session: LiveSession, exc: TcadhError) -> None:
+    now = timezone.now()
+    LiveSession.objects.filter(pk=session.pk).update(
+        error_code=exc.code, error_message=f"closing: {exc.message}"[:500],
+        next_close_at=now + close_retry_delay(session.close_attempts))
+    event_record(session=session, kind=SessionEvent.Kind.ERROR,
+                 message=f"closing in the cloud failed (attempt {session.close_attempts}), "
+                         f"will retry: {exc.message or exc.code}",
+                 data={"code": exc.code, "retryable": exc.retryable})
+    logger.warning("closesession for session %s failed (attempt %s): %s", session.pk, session.close_attempts, exc)
+
+
+def session_claim_close_attempt(*, session: LiveSession, now=None) -> bool:
+    """Take the next closesession attempt of an ended row if it is due; False if not due or taken."""
+    now = now or timezone.now()
+    due = Q(next_close_at__isnull=True) | Q(next_close_at__lte=now)
+    claimed = (LiveSession.objects.filter(pk=session.pk, status__in=LiveSession.ENDED_STATUSES,
+                                          cloud_closed_at__isnull=True).filter(due)
+               .update(close_attempts=F("close_attempts") + 1, **_close_claim_lapse(now)))
+    if claimed:
+        session.refresh_from_db()
+    return bool(claimed)
+
+
+def session_confirm_closed_in_cloud(*, session: LiveSession, now=None, how: str = "") -> bool:
+    """The cloud no longer bills this session. A row still `closing` is closed with its reason."""
+    now = now or timezone.now()
     with transaction.atomic():
-        session_transition(session, expected=(Status.CLOSING,), to=Status.CLOSED, message=f"closed: {reason}",
-                           closed_at=timezone.now(), close_reason=reason)
-        audit_record(actor=user, action=action, session=session, detail=reason)
+        if not LiveSession.objects.filter(pk=session.pk, cloud_closed_at__isnull=True).update(
+                cloud_closed_at=now, next_close_at=None):
+            return False
+        closed_now = session_transition(session, expected=(Status.CLOSING,), to=Status.CLOSED,
+                                        message=f"closed: {session.close_reason}", closed_at=now)
+        if how:
+            event_record(session=session, kind=SessionEvent.Kind.NOTE, message=f"confirmed closed in the cloud: {how}")
+        if not closed_now:
+            session_publish(session)
     return True
+
+
+def session_reopen_cloud_close(*, session: LiveSession) -> bool:
+    """An ended row whose session the cloud still lists: it is billing again until closed."""
+    with transaction.atomic():
+        changed = (LiveSession.objects.filter(pk=session.pk, status__in=LiveSession.ENDED_STATUSES,
+                                              cloud_closed_at__isnull=False)
+                   .update(cloud_closed_at=None, next_close_at=None, unlisted_count=0))
+        if changed:
+            event_record(session=session, kind=SessionEvent.Kind.ERROR,
+                         message="still live in the cloud after it ended here: closing it again")
+            session_publish(session)
+    return bool(changed)
 
 
 def session_mark_ready(*, session: LiveSession, play_stream_addr: str) -> bool:
@@ -198,48 +324,64 @@ def session_mark_ready(*, session: LiveSession, play_stream_addr: str) -> bool:
                            play_stream_addr=play_stream_addr, ready_at=timezone.now())
 
 
-def session_mark_failed(*, session: LiveSession, reason: str, error_code: int | None = None) -> bool:
-    with transaction.atomic():
-        return session_transition(session, expected=LiveSession.LIVE_STATUSES + (Status.CLOSING,), to=Status.FAILED,
-                           message=f"failed: {reason}", close_reason=reason, error_code=error_code,
-                           error_message=reason[:500], closed_at=timezone.now())
+def session_mark_failed(*, session: LiveSession, reason: str, error_code: int | None = None,
+                        closed_in_cloud: bool = False) -> bool:
+    """Fail a live row. Unless the cloud already said the session is gone, close it there at once
+    (and, should that fail, through the sweeps' retries)."""
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        failed = session_transition(
+            session, expected=LiveSession.LIVE_STATUSES, to=Status.FAILED, message=f"failed: {reason}",
+            close_reason=reason[:200], error_code=error_code, error_message=reason[:500], closed_at=now,
+            cloud_closed_at=now if closed_in_cloud else None, close_attempts=0 if closed_in_cloud else 1,
+            **({} if closed_in_cloud else _close_claim_lapse(now)))
+    if failed and not closed_in_cloud:
+        session.refresh_from_db()
+        try:
+            session_close_in_cloud(session=session)
+        except TcadhError:
+            pass  # recorded on the row by session_close_in_cloud; the sweeps retry it
+    return failed
 
 
-def session_refresh_preparing(*, session: LiveSession) -> bool:
-    """Ask the cloud about a preparing session. True while it is still worth asking again."""
+class Preparing(enum.Enum):
+    """What one look at a preparing session found."""
+
+    WAITING = "waiting"  # ask again later
+    READY = "ready"      # became ready by this call
+    ENDED = "ended"      # no longer preparing (failed, closed, or someone else moved it)
+
+
+def session_refresh_preparing(*, session: LiveSession) -> Preparing:
+    """Ask the cloud about a preparing session once."""
     session.refresh_from_db()
     if session.status != Status.PREPARING:
-        return False
+        return Preparing.ENDED
     age = timezone.now() - session.created_at
+    timed_out = age >= timedelta(seconds=settings.TCADH_READY_TIMEOUT_SECONDS)
     try:
         state = cloud.client_for(session.account).stat_session(session.cloud_session_id)
     except TcadhError as exc:
-        if exc.retryable and age < timedelta(seconds=settings.TCADH_READY_TIMEOUT_SECONDS):
+        if exc.retryable and not timed_out:
             logger.warning("statsession for session %s failed, will retry: %s", session.pk, exc)
-            return True
-        session_mark_failed(session=session, reason=_cloud_message(exc), error_code=exc.code)
-        return False
+            return Preparing.WAITING
+        session_mark_failed(session=session, reason=_cloud_message(exc), error_code=exc.code,
+                            closed_in_cloud=exc.code in CLOSED_IN_CLOUD_CODES)
+        return Preparing.ENDED
     if state.status == SessionStatus.READY:
-        if session_mark_ready(session=session, play_stream_addr=state.play_stream_addr) and session.auto_start:
-            from . import tasks
-
-            tasks.start_session.delay(session.pk)
-        return False
+        return Preparing.READY if session_mark_ready(session=session, play_stream_addr=state.play_stream_addr) \
+            else Preparing.ENDED
     if state.status in (SessionStatus.CLOSED, SessionStatus.FAILED):
         reason = state.error_message or ("creation failed in the cloud" if state.status == SessionStatus.FAILED
                                          else "closed in the cloud while preparing")
-        session_mark_failed(session=session, reason=reason, error_code=state.error_code or None)
-        return False
-    if age >= timedelta(seconds=settings.TCADH_READY_TIMEOUT_SECONDS):
+        session_mark_failed(session=session, reason=reason, error_code=state.error_code or None,
+                            closed_in_cloud=True)
+        return Preparing.ENDED
+    if timed_out:
         minutes = settings.TCADH_READY_TIMEOUT_SECONDS / 60
-        reason = f"not ready after {minutes:g} minutes"
-        if session_mark_failed(session=session, reason=reason):
-            try:
-                cloud.client_for(session.account).close_session(session.cloud_session_id)
-            except TcadhError as exc:
-                logger.warning("closing timed-out session %s failed: %s", session.pk, exc)
-        return False
-    return True
+        session_mark_failed(session=session, reason=f"not ready after {minutes:g} minutes")
+        return Preparing.ENDED
+    return Preparing.WAITING
 
 
 def _require_started(session: LiveSession) -> None:
@@ -296,7 +438,7 @@ def session_update_config(*, user, session: LiveSession, config: SpaceConfig) ->
         audit_record(actor=user, action="update_config", ok=False, session=session,
                      detail=f"code {exc.code}: {exc.message}")
         raise ServiceError(_cloud_message(exc)) from exc
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         session_touch(session=session)
         detail = f"position {config.position}, vertical {config.position_vertical}, zoom {config.zoom}"
         event_record(session=session, kind=SessionEvent.Kind.NOTE, message=f"layout changed: {detail}")

@@ -11,9 +11,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tcadh.errors import TcadhError
@@ -28,12 +29,10 @@ Status = LiveSession.Status
 
 DEFAULT_IDLE_LIMIT_SECONDS = 300
 IDLE_WARNING_SECONDS = 60
-# A session the cloud lists but we do not know may be one whose createsession reply is still on
-# its way into our database; only a second sighting this much later makes it an orphan.
-ORPHAN_CONFIRM_SECONDS = 20
-# A row left in "closing" this long (a worker died mid-close) is settled by the reconciler.
-STALE_CLOSING_SECONDS = 180
 PREPARING_POLL_GRACE_SECONDS = 5
+# The cloud's list must leave a session out this many reconciliations in a row before its
+# absence alone counts as the cloud's confirmation that the session is closed.
+UNLISTED_CONFIRMATIONS = 2
 
 CLOSE_TYPE_WORDS = {
     1: "force-closed by owner",
@@ -69,18 +68,12 @@ def _idle_q(cutoff: datetime) -> Q:
 
 # -- closing: claim with the sweep's own conditions, then close in the cloud --------------------
 
-def _record_error(session: LiveSession, exc: TcadhError, *, doing: str) -> None:
-    LiveSession.objects.filter(pk=session.pk).update(error_code=exc.code, error_message=f"{doing}: {exc.message}"[:500])
-    services.event_record(session=session, kind=SessionEvent.Kind.ERROR, message=f"{doing} failed: {exc.message}",
-                          data={"code": exc.code, "retryable": exc.retryable})
-
-
 def _close(session: LiveSession, *, condition: Q, reason: str, action: str) -> bool:
-    """Close if the row still matches what the sweep saw; a refused close stays on the row, shown."""
+    """Close if the row still matches what the sweep saw. A refused close is on the row and
+    retried by the reconciliation; the row is ended here either way."""
     try:
         return services.session_close(user=None, session=session, reason=reason, action=action, condition=condition)
-    except services.ServiceError as exc:
-        _record_error(session, exc.__cause__, doing="closing")
+    except services.ServiceError:
         return False
 
 
@@ -92,12 +85,19 @@ class IdleSweepResult:
     closed: list[int] = field(default_factory=list)
 
 
+def _ready_unstarted(session: LiveSession) -> bool:
+    return session.status == Status.READY
+
+
 def session_close_if_idle(*, session: LiveSession, now: datetime | None = None) -> bool:
-    """Close with reason "idle" if nobody drove the session within its limit. True if this call closed it."""
+    """Close a started session nobody drove, or a ready one nobody started, within its limit.
+    True if this call closed it."""
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=idle_limit_seconds(session))
-    condition = Q(status=Status.STARTED, is_orphan=False) & _idle_q(cutoff)
-    return _close(session, condition=condition, reason="idle", action="close_idle")
+    limit = idle_limit_seconds(session)
+    cutoff = now - timedelta(seconds=limit)
+    condition = Q(status=session.status, is_orphan=False) & _idle_q(cutoff)
+    reason = f"not started within {limit} s" if _ready_unstarted(session) else "idle"
+    return _close(session, condition=condition, reason=reason, action="close_idle")
 
 
 def session_warn_idle(*, session: LiveSession, now: datetime | None = None) -> bool:
@@ -106,13 +106,14 @@ def session_warn_idle(*, session: LiveSession, now: datetime | None = None) -> b
     limit = idle_limit_seconds(session)
     warn_cutoff = now - timedelta(seconds=max(limit - IDLE_WARNING_SECONDS, 0))
     with transaction.atomic():
-        changed = (LiveSession.objects.filter(pk=session.pk, status=Status.STARTED, idle_warned_at__isnull=True)
+        changed = (LiveSession.objects.filter(pk=session.pk, status=session.status, idle_warned_at__isnull=True)
                    .filter(_idle_q(warn_cutoff)).update(idle_warned_at=now))
         if changed:
             left = max(int((_idle_since(session) + timedelta(seconds=limit) - now).total_seconds()), 0)
+            unless = "it is started" if _ready_unstarted(session) else "someone drives the avatar"
             services.event_record(
                 session=session, kind=SessionEvent.Kind.NOTE,
-                message=f"idle: closing in {left} s unless someone drives the avatar",
+                message=f"idle: closing in {left} s unless {unless}",
                 data={"idle_warning": True, "closes_in_seconds": left},
             )
     return bool(changed)
@@ -121,9 +122,9 @@ def session_warn_idle(*, session: LiveSession, now: datetime | None = None) -> b
 def sessions_idle_sweep(*, now: datetime | None = None) -> IdleSweepResult:
     now = now or timezone.now()
     result = IdleSweepResult()
-    started = (LiveSession.objects.filter(status=Status.STARTED, is_orphan=False)
+    waiting = (LiveSession.objects.filter(status__in=(Status.READY, Status.STARTED), is_orphan=False)
                .select_related("account", "project", "asset"))
-    for session in started:
+    for session in waiting:
         idle = now - _idle_since(session)
         limit = timedelta(seconds=idle_limit_seconds(session))
         if idle >= limit:
@@ -135,26 +136,49 @@ def sessions_idle_sweep(*, now: datetime | None = None) -> IdleSweepResult:
     return result
 
 
-# -- preparing sessions: a safety net under the per-session polling chain -----------------------
+# -- preparing and ready sessions: a safety net under the per-session task chain ----------------
 
-def sessions_refresh_preparing(*, now: datetime | None = None, every_seconds: float = 5) -> int:
-    """Ask the cloud once about every preparing session whose polling chain may have been lost.
+@dataclass
+class PreparingSweepResult:
+    asked: int = 0
+    started: list[int] = field(default_factory=list)
 
-    A cache key per session keeps several workers (and overlapping runs) to one statsession per
-    session per period. Returns how many sessions were asked about.
+
+def _once_per(key: str, seconds: float) -> bool:
+    """True for the first caller in this period, across every worker (the cache is shared)."""
+    return cache.add(key, 1, timeout=max(seconds, 1))
+
+
+def sessions_refresh_preparing(*, now: datetime | None = None,
+                               every_seconds: float | None = None) -> PreparingSweepResult:
+    """Ask the cloud once about every preparing session whose polling chain may have been lost,
+    and start every auto-start session left ready (its start failed, or its task was lost).
+
+    A cache key per session keeps several workers (and overlapping runs) to one call per session
+    per period.
     """
     now = now or timezone.now()
+    every = every_seconds if every_seconds is not None else settings.TCADH_SWEEP_PREPARING_SECONDS
     grace = now - timedelta(seconds=PREPARING_POLL_GRACE_SECONDS)
-    asked = 0
+    result = PreparingSweepResult()
     for session in LiveSession.objects.filter(status=Status.PREPARING, created_at__lte=grace).select_related("account"):
-        if not cache.add(f"sweeps:preparing-polled:{session.pk}", 1, timeout=max(every_seconds - 0.5, 1)):
+        if not _once_per(f"sweeps:preparing-polled:{session.pk}", every - 0.5):
             continue
-        services.session_refresh_preparing(session=session)
-        asked += 1
-    return asked
+        result.asked += 1
+        if services.session_refresh_preparing(session=session) is services.Preparing.READY and session.auto_start:
+            if services.session_start_automatically(session=session):
+                result.started.append(session.pk)
+    unstarted = LiveSession.objects.filter(status=Status.READY, auto_start=True, is_orphan=False,
+                                           ready_at__lte=grace).select_related("account")
+    for session in unstarted:
+        # Twice the period: an automatic start that failed is not hammered every sweep.
+        if _once_per(f"sweeps:start-retried:{session.pk}", 2 * every):
+            if services.session_start_automatically(session=session):
+                result.started.append(session.pk)
+    return result
 
 
-# -- reconcile ----------------------------------------------------------------------------------
+# -- reconcile: every row that may still be billed, against the cloud --------------------------
 
 @dataclass
 class ReconcileResult:
@@ -162,48 +186,138 @@ class ReconcileResult:
     closed: list[int] = field(default_factory=list)
     orphaned: list[int] = field(default_factory=list)
     auto_closed: list[int] = field(default_factory=list)
-
-
-def _stale_closing(session: LiveSession, now: datetime) -> bool:
-    started = (session.events.filter(kind=SessionEvent.Kind.STATUS, data__status=Status.CLOSING)
-               .order_by("-created_at").values_list("created_at", flat=True).first())
-    return started is None or now - started >= timedelta(seconds=STALE_CLOSING_SECONDS)
+    # Ended rows: closesession retried, confirmed closed in the cloud, found live again.
+    close_retried: list[int] = field(default_factory=list)
+    confirmed: list[int] = field(default_factory=list)
+    reopened: list[int] = field(default_factory=list)
 
 
 def session_settle_unlisted(*, session: LiveSession, now: datetime | None = None) -> bool:
-    """A session we think live that the cloud no longer lists: close it here with the cloud's reason.
+    """A row the cloud no longer lists: ask statsession what became of it (one call).
 
-    Asks statsession for the reason (one call, only for sessions that disappeared). True if the
-    row was closed or failed by this call.
+    A live row is closed (or failed) here with the cloud's reason; an ended row is confirmed
+    closed. True if this call changed the row. A session the cloud says is still alive is left
+    as it is (a live row stays live; an ended one is closed by the retries). Raises TcadhError
+    when statsession fails.
     """
     now = now or timezone.now()
-    client = cloud.client_for(session.account)
     try:
-        state = client.stat_session(session.cloud_session_id)
+        state = cloud.client_for(session.account).stat_session(session.cloud_session_id)
     except TcadhError as exc:
         if exc.code not in services.CLOSED_IN_CLOUD_CODES:
             raise
-        reason, close_type, cloud_status = "no longer known to the cloud", None, SessionStatus.CLOSED
+        state, reason, close_type, cloud_status = None, "no longer known to the cloud", None, SessionStatus.CLOSED
     else:
-        cloud_status = state.status
-        close_type = state.close_type
+        cloud_status, close_type = state.status, state.close_type
         reason = close_type_words(close_type)
-    expected = LiveSession.LIVE_STATUSES + ((Status.CLOSING,) if session.status == Status.CLOSING else ())
     if cloud_status in (SessionStatus.READY, SessionStatus.PREPARING):
         # Still alive: the list simply left it out (e.g. a preparing session on some gateways).
         return False
+    if session.status in LiveSession.ENDED_STATUSES:
+        return services.session_confirm_closed_in_cloud(session=session, now=now, how=f"statsession: {reason}")
     with transaction.atomic():
         if cloud_status == SessionStatus.FAILED:
             message = (state.error_message or "creation failed in the cloud")[:500]
-            return services.session_transition(session, expected=expected, to=Status.FAILED, message=f"failed: {message}",
-                                        close_reason=message, error_code=state.error_code or None,
-                                        error_message=message, closed_at=now)
-        done = services.session_transition(session, expected=expected, to=Status.CLOSED,
-                                    message=f"closed in the cloud: {reason}", close_reason=reason,
-                                    close_type=close_type, closed_at=now)
+            return services.session_transition(
+                session, expected=LiveSession.LIVE_STATUSES, to=Status.FAILED, message=f"failed: {message}",
+                close_reason=message[:200], error_code=state.error_code or None, error_message=message,
+                closed_at=now, cloud_closed_at=now)
+        done = services.session_transition(session, expected=LiveSession.LIVE_STATUSES, to=Status.CLOSED,
+                                           message=f"closed in the cloud: {reason}", close_reason=reason,
+                                           close_type=close_type, closed_at=now, cloud_closed_at=now)
         if done:
             services.audit_record(actor=None, action="reconcile_close", session=session, detail=reason)
     return done
+
+
+def _settle_absent(session: LiveSession, now: datetime) -> bool:
+    """A row left out of this list; its count of absences in a row decides when absence alone
+    is the cloud's answer (statsession may be failing too)."""
+    LiveSession.objects.filter(pk=session.pk).update(unlisted_count=F("unlisted_count") + 1)
+    session.refresh_from_db()
+    try:
+        return session_settle_unlisted(session=session, now=now)
+    except TcadhError as exc:
+        logger.warning("statsession for unlisted session %s failed: %s", session.pk, exc)
+    if session.unlisted_count < UNLISTED_CONFIRMATIONS:
+        return False
+    how = f"absent from the cloud's list {session.unlisted_count} times"
+    if session.status in LiveSession.ENDED_STATUSES:
+        return services.session_confirm_closed_in_cloud(session=session, now=now, how=how)
+    with transaction.atomic():
+        return services.session_transition(session, expected=LiveSession.LIVE_STATUSES, to=Status.CLOSED,
+                                           message=f"closed in the cloud: {how}", close_reason=how[:200],
+                                           closed_at=now, cloud_closed_at=now)
+
+
+def sessions_retry_close(*, account: Account, now: datetime | None = None) -> list[int]:
+    """Send closesession again for every ended row of the account whose next attempt is due."""
+    now = now or timezone.now()
+    due = Q(next_close_at__isnull=True) | Q(next_close_at__lte=now)
+    retried = []
+    rows = (LiveSession.objects.filter(account=account, status__in=LiveSession.ENDED_STATUSES,
+                                       cloud_closed_at__isnull=True).filter(due).select_related("account"))
+    for session in rows:
+        if not services.session_claim_close_attempt(session=session, now=now):
+            continue
+        retried.append(session.pk)
+        try:
+            services.session_close_in_cloud(session=session)
+        except TcadhError:
+            pass  # on the row, with the next attempt scheduled
+    return retried
+
+
+def account_reconcile(*, account: Account, now: datetime | None = None) -> ReconcileResult:
+    """Bring one account's rows in line with the cloud, with one listsessionofuin call.
+
+    Closes that are due are retried first, so they go on while the list call fails. Raises
+    TcadhError when the list call fails (the task decides whether to retry).
+    """
+    now = now or timezone.now()
+    result = ReconcileResult(close_retried=sessions_retry_close(account=account, now=now))
+    # Rows created after the list was taken cannot be in it; judge only the older ones.
+    listed_at = timezone.now()
+    listed = cloud.client_for(account).list_sessions_of_uin()
+    result.listed = len(listed)
+    live = {item.session_id: item for item in listed
+            if item.status in (SessionStatus.READY, SessionStatus.PREPARING)}
+
+    pending = (LiveSession.objects.filter(account=account, created_at__lt=listed_at, cloud_closed_at__isnull=True)
+               .select_related("account"))
+    for session in pending:
+        item = live.get(session.cloud_session_id)
+        if item is None:
+            ended_before = session.status in LiveSession.ENDED_STATUSES
+            if _settle_absent(session, now):
+                (result.confirmed if ended_before else result.closed).append(session.pk)
+            continue
+        if session.unlisted_count:
+            LiveSession.objects.filter(pk=session.pk).update(unlisted_count=0)
+        if session.status == Status.READY and item.is_started:
+            services.session_mark_started(session=session, message="started (seen in the cloud)")
+
+    confirmed_but_listed = LiveSession.objects.filter(
+        account=account, cloud_session_id__in=live, status__in=LiveSession.ENDED_STATUSES,
+        cloud_closed_at__isnull=False, cloud_closed_at__lt=listed_at).select_related("account")
+    for session in confirmed_but_listed:
+        if services.session_reopen_cloud_close(session=session):
+            result.reopened.append(session.pk)
+    if result.reopened:
+        result.close_retried += sessions_retry_close(account=account, now=now)
+
+    known = set(LiveSession.objects.filter(cloud_session_id__in=live).values_list("cloud_session_id", flat=True))
+    unknown = [item for item in live.values() if item.session_id not in known]
+    for item in _orphan_candidates(account, unknown, now):
+        orphan = orphan_record(account=account, listed=item, now=now)
+        if orphan is not None:
+            result.orphaned.append(orphan.pk)
+
+    orphans = LiveSession.objects.filter(account=account, is_orphan=True, status__in=LiveSession.LIVE_STATUSES)
+    for orphan in orphans.select_related("account"):
+        if orphan_close_if_unadopted(session=orphan, account=account, now=now):
+            result.auto_closed.append(orphan.pk)
+    return result
 
 
 def _protocol_of(listed: ListedSession) -> str:
@@ -241,13 +355,13 @@ def orphan_record(*, account: Account, listed: ListedSession, now: datetime | No
 
 
 def _orphan_candidates(account: Account, unknown: list[ListedSession], now: datetime) -> list[ListedSession]:
-    """The unknown sessions already seen unknown at least ORPHAN_CONFIRM_SECONDS ago."""
+    """The unknown sessions already seen unknown at least TCADH_ORPHAN_CONFIRM_SECONDS ago."""
     key = f"sweeps:unknown:{account.pk}"
     first_seen: dict[str, float] = cache.get(key) or {}
     stamp = now.timestamp()
     seen_now = {listed.session_id: first_seen.get(listed.session_id, stamp) for listed in unknown}
     cache.set(key, seen_now, timeout=3600)
-    return [listed for listed in unknown if stamp - seen_now[listed.session_id] >= ORPHAN_CONFIRM_SECONDS]
+    return [listed for listed in unknown if stamp - seen_now[listed.session_id] >= settings.TCADH_ORPHAN_CONFIRM_SECONDS]
 
 
 def orphan_close_if_unadopted(*, session: LiveSession, account: Account, now: datetime | None = None) -> bool:
@@ -258,47 +372,6 @@ def orphan_close_if_unadopted(*, session: LiveSession, account: Account, now: da
     reason = f"orphan not adopted within {account.orphan_autoclose_minutes} minutes"
     return _close(session, condition=Q(is_orphan=True, created_at__lte=cutoff), reason=reason,
                   action="close_orphan")
-
-
-def account_reconcile(*, account: Account, now: datetime | None = None) -> ReconcileResult:
-    """Bring one account's rows in line with the cloud, with one listsessionofuin call.
-
-    Raises TcadhError when the list call fails (the task decides whether to retry).
-    """
-    now = now or timezone.now()
-    # Rows created after the list was taken cannot be in it; judge only the older ones.
-    listed_at = timezone.now()
-    listed = cloud.client_for(account).list_sessions_of_uin()
-    result = ReconcileResult(listed=len(listed))
-    listed_ids = {item.session_id for item in listed}
-
-    ours = list(LiveSession.objects.filter(account=account, created_at__lt=listed_at,
-                                           status__in=LiveSession.LIVE_STATUSES + (Status.CLOSING,))
-                .select_related("account"))
-    for session in ours:
-        if session.cloud_session_id in listed_ids:
-            continue
-        if session.status == Status.CLOSING and not _stale_closing(session, now):
-            continue
-        try:
-            if session_settle_unlisted(session=session, now=now):
-                result.closed.append(session.pk)
-        except TcadhError as exc:
-            logger.warning("statsession for unlisted session %s failed: %s", session.pk, exc)
-
-    known = set(LiveSession.objects.filter(cloud_session_id__in=listed_ids).values_list("cloud_session_id", flat=True))
-    unknown = [item for item in listed if item.session_id not in known and item.status in
-               (SessionStatus.READY, SessionStatus.PREPARING)]
-    for item in _orphan_candidates(account, unknown, now):
-        orphan = orphan_record(account=account, listed=item, now=now)
-        if orphan is not None:
-            result.orphaned.append(orphan.pk)
-
-    orphans = LiveSession.objects.filter(account=account, is_orphan=True, status__in=LiveSession.LIVE_STATUSES)
-    for orphan in orphans.select_related("account"):
-        if orphan_close_if_unadopted(session=orphan, account=account, now=now):
-            result.auto_closed.append(orphan.pk)
-    return result
 
 
 # -- orphans: what an operator does with them ---------------------------------------------------

@@ -9,7 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import roles, selectors, services
+from . import lifecycle, roles, selectors, services
 from .forms import LayoutForm, NewSessionForm, SayForm
 from .models import LiveSession
 
@@ -37,6 +37,7 @@ driver_required = role_required(roles.can_drive)
 def dashboard(request):
     return render(request, "sessions/dashboard.html", {
         "live": selectors.sessions_live(),
+        "unconfirmed": selectors.sessions_awaiting_cloud_close(),
         "recent": selectors.sessions_recent(),
     })
 
@@ -52,7 +53,7 @@ def session_new(request):
             stream_max_interval=data["stream_max_interval"], auto_start=data["auto_start"],
         )
         try:
-            session = services.session_create(user=request.user, spec=spec)
+            session = lifecycle.session_create(user=request.user, spec=spec)
         except services.ServiceError as exc:
             form.add_error(None, f"The session was not created: {exc}.")
         else:

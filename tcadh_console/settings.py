@@ -7,9 +7,14 @@ CELERY_BROKER_URL switches that piece to a real server; nothing else changes.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
+
+from presentations.limits import EDITOR_MAX_FIELDS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TCADH_VAR_DIR", BASE_DIR / "var"))
@@ -54,6 +59,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_celery_beat",
+    "csp",
+    "axes",
     "sessions_app",
     "presentations",
 ]
@@ -67,6 +74,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "tcadh_console.permissions_policy.PermissionsPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tcadh_console.urls"
@@ -122,6 +133,15 @@ else:
         }
     }
 
+# Sweep state that every process must agree on (orphan first sightings, polling de-duplication):
+# a cache all of them share, never one per process.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "tcadh"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache")}}
+
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_TRANSPORT = "tcadh_console.file_broker:Transport"
@@ -135,12 +155,21 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
+# At-least-once: a task is acknowledged only once it ran, and one whose worker died is handed to
+# another worker. Every task is idempotent (rows are claimed conditionally), so a second run is
+# harmless. On Redis an unacknowledged task comes back after the visibility timeout, which must
+# outlast the longest task and countdown; on RabbitMQ it comes back as soon as the connection drops.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+TCADH_CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("TCADH_CELERY_VISIBILITY_TIMEOUT", "300"))
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TCADH_CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
@@ -151,6 +180,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a login while its username and address are locked out, before any password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: this many wrong passwords for one username from one address lock that pair out
+# for AXES_COOLOFF_MINUTES (an admin unlocks sooner: `manage.py axes_reset_username <name>` or Admin →
+# Axes). A right password clears the count.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "sessions_app.login_lockout.lockout_response"
+
+# The editor posts six fields a cue: the limit follows the largest script the importer accepts.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = EDITOR_MAX_FIELDS
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -201,8 +247,59 @@ if not DEBUG:
 
 # How long a preparing session may take before it is failed and closed in the cloud.
 TCADH_READY_TIMEOUT_SECONDS = int(os.environ.get("TCADH_READY_TIMEOUT_SECONDS", "120"))
+# The sweeps that keep every paid session in step with the cloud (applied each time beat starts).
+TCADH_SWEEP_PREPARING_SECONDS = int(os.environ.get("TCADH_SWEEP_PREPARING_SECONDS", "5"))
+TCADH_SWEEP_IDLE_SECONDS = int(os.environ.get("TCADH_SWEEP_IDLE_SECONDS", "30"))
+TCADH_SWEEP_RECONCILE_SECONDS = int(os.environ.get("TCADH_SWEEP_RECONCILE_SECONDS", "30"))
+# A close claimed this long ago and not finished is taken as lost (its process died) and retried.
+TCADH_STALE_CLOSING_SECONDS = int(os.environ.get("TCADH_STALE_CLOSING_SECONDS", "60"))
+# A failed closesession is retried after 5 s, then twice as long each time, up to this.
+TCADH_CLOSE_RETRY_MAX_SECONDS = int(os.environ.get("TCADH_CLOSE_RETRY_MAX_SECONDS", "300"))
+# A session the cloud lists but the console does not know becomes an orphan when still unknown
+# this long after it was first seen (its createsession reply may still be on its way).
+TCADH_ORPHAN_CONFIRM_SECONDS = int(os.environ.get("TCADH_ORPHAN_CONFIRM_SECONDS", "20"))
 # The simulator's address, registered as the demo account by `make run`.
 TCADH_SIM_URL = os.environ.get("TCADH_SIM_URL", "http://127.0.0.1:8001")
+
+# Content-Security-Policy: scripts only from this origin (no inline script, no eval, no inline
+# handlers). The players stream from other origins: the simulator's port here, the cloud's CDN and
+# TRTC's servers in production (TCADH_STREAM_ORIGINS). mpegts.js and hls.js play through Media
+# Source blobs; hls.js and TRTC run blob: workers. Styles allow inline: tcplayer and TRTC set style
+# attributes on the elements they build, and CSS cannot run script.
+def _stream_origins() -> list[str]:
+    origins = []
+    for address in env_list("TCADH_STREAM_ORIGINS", TCADH_SIM_URL):
+        parts = urlsplit(address)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+        origins.append(f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}")
+    return origins
+
+
+TCADH_STREAM_ORIGINS = _stream_origins()
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "script-src-attr": [NONE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        # 'self' covers ws:// and wss:// of the console's own host (CSP level 3).
+        "connect-src": [SELF, *TCADH_STREAM_ORIGINS],
+        "media-src": [SELF, "blob:", *TCADH_STREAM_ORIGINS],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Powerful browser features: the microphone for this origin's pages only; nothing else.
+PERMISSIONS_POLICY = {
+    "microphone": ["self"], "fullscreen": ["self"], "autoplay": ["self"],
+    "camera": [], "geolocation": [], "payment": [], "usb": [], "midi": [], "display-capture": [],
+    "accelerometer": [], "gyroscope": [], "magnetometer": [],
+}
 
 LOGGING = {
     "version": 1,

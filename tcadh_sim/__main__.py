@@ -13,7 +13,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tcadh_sim", description="Local TCADH gateway simulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--config", help="TOML file with [timing], [behaviour], [control], [[accounts]]")
+    parser.add_argument("--config", help="TOML file with [timing], [behaviour], [play], [control], [[accounts]]")
     parser.add_argument(
         "--demo-account-json",
         action="store_true",
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                     "appkey": account.appkey,
                     "accesstoken": account.accesstoken,
                     "uin": account.uin,
+                    "concurrency": account.concurrency,
                     "projects": list(account.projects),
                     "bot_projects": list(account.bot_projects),
                     "assets": list(account.assets),
@@ -64,11 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from .app import create_app
+    from .log_redaction import logging_config
 
     app = create_app(config)
     print(_banner(config, base_url, built_in=not args.config), flush=True)
-    # No access log: request lines carry signatures, and gettrtcsign answers carry TRTC credentials.
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    # No access log: request lines are noise here. The WebSocket handshake lines uvicorn logs
+    # anyway carry signed queries, which logging_config() redacts.
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, log_config=logging_config()
+    )
     return 0
 
 

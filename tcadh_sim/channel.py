@@ -132,7 +132,7 @@ class Connection:
             except ValueError:
                 frame["raw"] = text[:200]
                 raise bad("frame", "not valid JSON") from None
-            payload = parse_envelope(body, header_required=False)
+            payload = parse_envelope(body)
             frame["req_id"] = payload.get("ReqId") if isinstance(payload.get("ReqId"), str) else ""
             command = parse_command(payload, CHANNEL_COMMANDS)
             frame.update(command=command.name, data=summarize_data(command.data), seq=command.data.get("Seq"))

@@ -7,6 +7,7 @@ switched to whatever the real gateway turns out to do without touching code.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +37,31 @@ class Behaviour:
     include_preparing_in_lists: bool = True
     updatesessionconfig_interval_seconds: float = 5.0
     text_interval_seconds: float = 1.0
+    # SSML in non-clause SEND_STREAMTEXT: the docs say "not allowed", yet a working client sends
+    # <insert-action/> there. "ignore" speaks the text without its tags, "refuse" answers 100001.
+    non_clause_ssml: str = "ignore"
+    # An interrupt (stream) or empty final packet (audio) for an utterance that already ended, as
+    # the Web SDK's stop() sends: "ignore" makes it a no-op, "error" answers 110015.
+    late_interrupt: str = "ignore"
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "close_closed_session": ("ok", "error"),
     "second_websocket": ("replace", "reject"),
     "ws_reject_mode": ("refuse", "error-frame"),
+    "non_clause_ssml": ("ignore", "refuse"),
+    "late_interrupt": ("ignore", "error"),
 }
+
+
+@dataclass(frozen=True)
+class Play:
+    # The play domain put in rtmp:// and webrtc:// addresses, as the real cloud's
+    # liveplay.ivh.qq.com (PROTOCOL.md §8): a host with no port, whose HTTP twins
+    # (https://<domain>/live/<id>.flv and .m3u8) a proxy in front of this simulator serves.
+    # Empty: the host and port the API was called on, the one place a bare simulator serves
+    # them; Tencent's LEB player refuses such an address for its port, HTTP players do not.
+    domain: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,12 @@ class Account:
     projects: tuple[str, ...] = ()
     assets: tuple[str, ...] = ()
     bot_projects: tuple[str, ...] = ()  # projects bound to a dialogue bot (ChatCommand "" answers)
+    # (project, InteractContent) pairs: the project's action configuration, as
+    # describeactionconfigcommanddetail returns it; a project left out has none ("").
+    interact_content: tuple[tuple[str, str], ...] = ()
+
+    def interact_content_of(self, project: str) -> str:
+        return dict(self.interact_content).get(project, "")
 
 
 # Public by design: a local stand-in needs credentials a new user can read off the screen.
@@ -74,6 +99,7 @@ DEMO_ACCOUNT = Account(
 class SimConfig:
     timing: Timing = field(default_factory=Timing)
     behaviour: Behaviour = field(default_factory=Behaviour)
+    play: Play = field(default_factory=Play)
     control_enabled: bool = False
     accounts: tuple[Account, ...] = (DEMO_ACCOUNT,)
 
@@ -95,9 +121,10 @@ def load_config(path: str | Path) -> SimConfig:
 
 
 def config_from_dict(data: dict[str, Any]) -> SimConfig:
-    _reject_unknown(data, {"timing", "behaviour", "control", "accounts"}, "")
+    _reject_unknown(data, {"timing", "behaviour", "play", "control", "accounts"}, "")
     timing = _section(Timing, _table(data, "timing"), "timing")
     behaviour = _section(Behaviour, _table(data, "behaviour"), "behaviour")
+    play = _play(_table(data, "play"))
     control = _table(data, "control")
     _reject_unknown(control, {"enabled"}, "control.")
     enabled = control.get("enabled", False)
@@ -115,7 +142,7 @@ def config_from_dict(data: dict[str, Any]) -> SimConfig:
             if account.appkey in seen:
                 raise ConfigError(f"accounts[{i}].appkey: duplicate appkey")
             seen.add(account.appkey)
-    return SimConfig(timing=timing, behaviour=behaviour, control_enabled=enabled, accounts=accounts)
+    return SimConfig(timing=timing, behaviour=behaviour, play=play, control_enabled=enabled, accounts=accounts)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -157,6 +184,14 @@ def _section(cls: type, table: dict[str, Any], name: str) -> Any:
     return cls(**values)
 
 
+def _play(table: dict[str, Any]) -> Play:
+    _reject_unknown(table, {"domain"}, "play.")
+    domain = table.get("domain", "")
+    if not isinstance(domain, str) or re.search(r"[/\s?#@]", domain):
+        raise ConfigError("play.domain: expected a host name (optionally host:port), no scheme or path")
+    return Play(domain=domain)
+
+
 def _account(raw: Any, where: str) -> Account:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table")
@@ -180,4 +215,11 @@ def _account(raw: Any, where: str) -> Account:
     stray = sorted(set(values["bot_projects"]) - set(values["projects"]))
     if stray:
         raise ConfigError(f"{where}.bot_projects: not in projects: {', '.join(stray)}")
+    content = raw.get("interact_content", {})
+    if not isinstance(content, dict) or not all(isinstance(v, str) for v in content.values()):
+        raise ConfigError(f"{where}.interact_content: expected a table of project = \"text\"")
+    stray = sorted(set(content) - set(values["projects"]))
+    if stray:
+        raise ConfigError(f"{where}.interact_content: not in projects: {', '.join(stray)}")
+    values["interact_content"] = tuple(content.items())
     return Account(**values)

@@ -34,6 +34,7 @@ from .validate import (
 
 SESSION_PREFIX = "/v2/ivh/sessionmanager/sessionmanagerservice/"
 DRIVER_PREFIX = "/v2/ivh/interactdriver/interactdriverservice/"
+CONFIG_PREFIX = "/v2/ivh/virtualmanconfig/virtualmanconfigopen/"
 PROTOCOLS = ("rtmp", "trtc", "webrtc")
 MAX_TRTC_ROOM = 4294967294
 
@@ -42,7 +43,7 @@ MAX_TRTC_ROOM = 4294967294
 class Call:
     sim: Simulator
     account: Account
-    host: str
+    host: str  # the host (and port) play addresses name
     fault: Fault | None
 
     @property
@@ -202,6 +203,16 @@ def _list_asset(call: Call, payload: dict[str, Any]) -> dict[str, Any]:
     return {"Sessions": [_session_entry(s, call.host) for s in listed]}
 
 
+def _list_vk(call: Call, payload: dict[str, Any]) -> dict[str, Any]:
+    """Legacy `listsessionofvk` (PROTOCOL.md §10.8, CODE-ONLY), still exported by the Web SDK:
+    the sessions whose VirtualmanKey, a project id or an asset key, is the one asked for."""
+    key = req_str(payload, "VirtualmanKey")
+    if key not in call.account.projects and key not in call.account.assets:
+        raise ApiError(UNAUTHORIZED, f"VirtualmanKey {key} does not belong to this appkey's account")
+    entries = [_session_entry(s, call.host) for s in call.store.listed(call.account)]
+    return {"Sessions": [entry for entry in entries if entry["VirtualmanKey"] == key]}
+
+
 def _in_range(obj: dict[str, Any], key: str, low: float, high: float, *, required: bool) -> None:
     value = opt_number(obj, key, "SpaceParam")
     if value is None:
@@ -279,6 +290,18 @@ def _command(call: Call, payload: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _action_config(call: Call, payload: dict[str, Any]) -> dict[str, Any]:
+    """PROTOCOL.md §10.12 (CODE-ONLY): the Web SDK demo asks for the project's action
+    configuration at start-up, without a ReqId, and cannot start unless Header.Code is 0 and
+    Payload.InteractContent is a string ("" when the project has none)."""
+    project = req_str(payload, "VirtualmanKey")
+    opt_str(payload, "Type")
+    opt_str(payload, "Reply")
+    if project not in call.account.projects:
+        raise ApiError(UNAUTHORIZED, f"VirtualmanKey {project} does not belong to this appkey's account")
+    return {"InteractContent": call.account.interact_content_of(project)}
+
+
 def _create_by_project(call: Call, payload: dict[str, Any]) -> dict[str, Any]:
     return _create(call, payload, by_asset=False)
 
@@ -288,6 +311,7 @@ def _create_by_asset(call: Call, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 ENDPOINTS: dict[str, tuple[str, Handler]] = {
+    CONFIG_PREFIX + "describeactionconfigcommanddetail": ("describeactionconfigcommanddetail", _action_config),
     SESSION_PREFIX + "createsession": ("createsession", _create_by_project),
     SESSION_PREFIX + "createsessionbyasset": ("createsessionbyasset", _create_by_asset),
     SESSION_PREFIX + "statsession": ("statsession", _stat),
@@ -296,10 +320,13 @@ ENDPOINTS: dict[str, tuple[str, Handler]] = {
     SESSION_PREFIX + "listsessionofuin": ("listsessionofuin", _list_uin),
     SESSION_PREFIX + "listsessionofprojectid": ("listsessionofprojectid", _list_project),
     SESSION_PREFIX + "listsessionofassetvk": ("listsessionofassetvk", _list_asset),
+    SESSION_PREFIX + "listsessionofvk": ("listsessionofvk", _list_vk),
     SESSION_PREFIX + "updatesessionconfig": ("updatesessionconfig", _update_config),
     SESSION_PREFIX + "gettrtcsign": ("gettrtcsign", _trtc_sign),
     DRIVER_PREFIX + "command": ("command", _command),
 }
+# Endpoints whose callers send no ReqId; it is echoed when given all the same.
+WITHOUT_REQ_ID = {"describeactionconfigcommanddetail"}
 
 
 def _endpoint(name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -333,9 +360,13 @@ def _endpoint(name: str, handler: Handler) -> Callable[[Request], Awaitable[Resp
             except (ValueError, UnicodeDecodeError):
                 raise bad("body", "not valid JSON") from None
             payload = parse_envelope(body)
-            req_id = req_str(payload, "ReqId")
-            call = Call(sim, auth.account, request.headers.get("host", "127.0.0.1"), fault)
-            result = {"ReqId": req_id, **handler(call, payload)}
+            if name in WITHOUT_REQ_ID:
+                req_id = opt_str(payload, "ReqId")
+            else:
+                req_id = req_str(payload, "ReqId")
+            play_host = sim.config.play.domain or request.headers.get("host", "127.0.0.1")
+            call = Call(sim, auth.account, play_host, fault)
+            result = {**({"ReqId": req_id} if req_id else {}), **handler(call, payload)}
         except ApiError as exc:
             sim.record_call(name, exc.code)
             return JSONResponse(envelope(exc.code, exc.message, {"ReqId": req_id} if req_id else {}))

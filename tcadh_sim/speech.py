@@ -136,7 +136,9 @@ class Speaker:
         """SEND_STREAMTEXT: one ReqId per utterance, Seq 1, 2, 3 ...; clause mode if `sentence`."""
         if insert and not sentence:
             raise bad("Data.IsInsertSentence", "only allowed in clause mode (IsSentence true)")
-        if not sentence and has_ssml(text):
+        # PROTOCOL.md §12: the gateway most likely ignores tags here rather than refusing them;
+        # spoken_text() keeps them out of what is said either way.
+        if not sentence and has_ssml(text) and self._behaviour.non_clause_ssml == "refuse":
             raise bad("Data.Text", "SSML is not allowed in non-clause streaming text")
         current = self._current
         if current is not None and current.kind == "audio":
@@ -152,6 +154,8 @@ class Speaker:
             self._add_text(current, seq, text, final=final, insert=insert)
             return
         if req_id in self._ended:
+            if interrupt and not text and self._late_interrupt_ignored():
+                return
             raise ApiError(WRONG_TIME, f"stream {req_id} has already ended; use a new ReqId")
         if interrupt:
             if current is not None:
@@ -182,6 +186,8 @@ class Speaker:
             utterance = current
         else:
             if req_id in self._ended:
+                if final and not pcm and self._late_interrupt_ignored():
+                    return
                 raise ApiError(WRONG_TIME, f"audio {req_id} has already ended; use a new ReqId")
             if seq != 1:
                 raise bad("Data.Seq", f"a new audio utterance (new ReqId) must start at Seq 1, got {seq}")
@@ -208,6 +214,12 @@ class Speaker:
         self._current = None
 
     # -- internals --------------------------------------------------------------------------
+
+    def _late_interrupt_ignored(self) -> bool:
+        """A stop for an utterance that already ended (PROTOCOL.md §12, UNCONFIRMED): the Web
+        SDK's stop() sends one whenever the stream finished first, so by default it is a no-op
+        that leaves the current utterance, if any, alone."""
+        return self._behaviour.late_interrupt == "ignore"
 
     def _add_text(self, utterance: _Utterance, seq: int, text: str, *, final: bool, insert: bool) -> None:
         utterance.last_seq = seq

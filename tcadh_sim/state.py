@@ -97,7 +97,10 @@ class Session:
         return bool(self.project_id) and self.project_id in self.account.bot_projects
 
     def play_stream_addr(self, host: str) -> str:
-        """Valid only while ready; rtmp/webrtc point at this simulator, where /live/<id>.flv plays."""
+        """Valid only while ready. rtmp:// and webrtc:// name `host`, the play domain, in the real
+        shape `<scheme>://<host>/live/<SessionId>` (PROTOCOL.md §8); the simulator serves no RTMP
+        or WebRTC, only their HTTP twins `/live/<SessionId>.flv` and `.m3u8`, as Tencent's
+        players derive them (scheme to http(s), extension before the query)."""
         if self.status != READY:
             return ""
         if self.protocol == "trtc" and self.trtc is not None:

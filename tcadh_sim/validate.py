@@ -11,13 +11,16 @@ def bad(field: str, problem: str) -> ApiError:
     return ApiError(INVALID_PARAMETER, f"{field}: {problem}")
 
 
-def parse_envelope(body: Any, *, header_required: bool = True) -> dict[str, Any]:
-    """Return the Payload of a `{"Header":{}, "Payload":{}}` body."""
+def parse_envelope(body: Any) -> dict[str, Any]:
+    """Return the Payload of a `{"Header":{}, "Payload":{}}` body.
+
+    A missing Header is accepted (PROTOCOL.md §5, 2026-12): published third-party clients send
+    only a Payload on every call and get Code 0 from the gateway. A Header that is present must
+    still be a JSON object."""
     if not isinstance(body, dict):
         raise bad("body", "expected a JSON object with Header and Payload")
-    if "Header" in body or header_required:
-        if not isinstance(body.get("Header"), dict):
-            raise bad("Header", "required JSON object (may be empty)")
+    if "Header" in body and not isinstance(body["Header"], dict):
+        raise bad("Header", "must be a JSON object (may be empty) when given")
     payload = body.get("Payload")
     if not isinstance(payload, dict):
         raise bad("Payload", "required JSON object")

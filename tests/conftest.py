@@ -64,6 +64,17 @@ class Simulator:
             self.proc.kill()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """The suite's own shared cache, never the one a running console keeps under var/."""
+    from django.test import override_settings
+
+    location = tmp_path_factory.mktemp("cache")
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                                               "LOCATION": str(location)}}):
+        yield
+
+
 @pytest.fixture(scope="session")
 def simulator(tmp_path_factory):
     sim = Simulator(tmp_path_factory.mktemp("sim"))

@@ -11,7 +11,8 @@ const LINGER_MS = 2500;
 const STALL_MS = 8000;
 
 export function spokenText(text) {
-  return (text || "").replace(/<[^>]*>/g, "").replace(/\s+/g, " ").trim();
+  // A tag never holds "<": stopping there keeps this one pass over any text.
+  return (text || "").replace(/<[^<>]*>/g, "").replace(/\s+/g, " ").trim();
 }
 
 export class Captions {

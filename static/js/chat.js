@@ -3,6 +3,7 @@
 import { send as sendToConsole } from "./session.js";
 import { Microphone } from "./microphone.js";
 import { showProblem } from "./transcript.js";
+import { codePointChunks } from "./code-points.js";
 
 const box = document.getElementById("chat");
 
@@ -62,7 +63,7 @@ function setUp() {
     const text = message.value;
     if (!text.trim()) return;
     if (!send({ type: "stream", action: "start" })) return;
-    for (let i = 0; i < text.length; i += STREAM_CHUNK) send({ type: "stream", action: "chunk", text: text.slice(i, i + STREAM_CHUNK) });
+    for (const chunk of codePointChunks(text, STREAM_CHUNK)) send({ type: "stream", action: "chunk", text: chunk });
     send({ type: "stream", action: "end" });
     message.value = "";
     showError("");

@@ -1,4 +1,5 @@
-import { connectLive, escapeText, sinceText } from "./live.js";
+import { h } from "./dom.js";
+import { connectLive, sinceText } from "./live.js";
 
 const LIVE = new Set(["preparing", "ready", "started", "closing"]);
 const liveBody = document.querySelector("#live-sessions tbody");
@@ -8,46 +9,52 @@ const orphanBody = document.querySelector("#orphan-sessions tbody");
 const orphansReadonly = document.querySelector("#orphans")?.hasAttribute("data-readonly");
 const csrfToken = document.querySelector("#orphans input[name=csrfmiddlewaretoken]")?.value ?? "";
 
-function rowHtml(s) {
-  return `<td><a href="${s.url}">${escapeText(s.session_id)}</a></td>
-    <td><span class="badge status-${s.status}" data-field="status">${s.status}</span></td>
-    <td><time datetime="${s.created_at}" data-age>${sinceText(s.created_at)}</time></td>
-    <td>${escapeText(s.creator || "—")}</td><td>${escapeText(s.source)}</td>
-    <td>${escapeText(s.protocol)}</td><td>${escapeText(s.account)}</td>`;
+const age = (iso) => h("time", { datetime: iso, "data-age": true }, sinceText(iso));
+const sessionLink = (s) => h("a", { href: s.url }, s.session_id);
+
+function rowCells(s) {
+  return [
+    h("td", {}, sessionLink(s)),
+    h("td", {}, h("span", { class: `badge status-${s.status}`, "data-field": "status" }, s.status)),
+    h("td", {}, age(s.created_at)),
+    h("td", {}, s.creator || "—"), h("td", {}, s.source), h("td", {}, s.protocol), h("td", {}, s.account),
+  ];
 }
 
 function orphanActions(s) {
-  if (orphansReadonly) return "";
-  const form = (action, label, cls) => `<form method="post" action="/audit/orphans/${s.id}/${action}/">
-    <input type="hidden" name="csrfmiddlewaretoken" value="${escapeText(csrfToken)}">
-    <button type="submit"${cls}>${label}</button></form>`;
-  return `<div class="actions">${form("adopt", "Adopt", "") + form("close", "Close", ' class="danger"')}</div>`;
+  if (orphansReadonly) return null;
+  const form = (action, label, cls) => h("form", { method: "post", action: `/audit/orphans/${s.id}/${action}/` },
+    h("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrfToken }),
+    h("button", { type: "submit", class: cls }, label));
+  return h("div", { class: "actions" }, form("adopt", "Adopt", null), form("close", "Close", "danger"));
 }
 
 // Orphans keep their own table with Adopt/Close while they are live and unadopted.
 function upsertOrphan(s) {
-  let row = orphanBody.querySelector(`[data-orphan-row="${s.id}"]`);
+  let row = orphanBody.querySelector(`[data-orphan-row="${CSS.escape(String(s.id))}"]`);
   if (!s.is_orphan || !LIVE.has(s.status) || s.status === "closing") { row?.remove(); return; }
   if (!row) {
     row = document.createElement("tr");
     row.dataset.orphanRow = s.id;
     orphanBody.prepend(row);
   }
-  row.innerHTML = `<td><a href="${s.url}">${escapeText(s.session_id)}</a></td>
-    <td><span class="badge status-${s.status}">${s.status}</span></td>
-    <td><time datetime="${s.created_at}" data-age>${sinceText(s.created_at)}</time></td>
-    <td>${escapeText(s.source)}</td><td>${escapeText(s.account)}</td>
-    <td>${orphanActions(s)}</td>`;
+  row.replaceChildren(
+    h("td", {}, sessionLink(s)),
+    h("td", {}, h("span", { class: `badge status-${s.status}` }, s.status)),
+    h("td", {}, age(s.created_at)),
+    h("td", {}, s.source), h("td", {}, s.account),
+    h("td", {}, orphanActions(s)),
+  );
 }
 
 function upsert(s) {
   if (orphanBody) upsertOrphan(s);
-  let row = document.querySelector(`[data-session-row="${s.id}"]`);
+  let row = document.querySelector(`[data-session-row="${CSS.escape(String(s.id))}"]`);
   if (!row) {
     row = document.createElement("tr");
     row.dataset.sessionRow = s.id;
   }
-  row.innerHTML = rowHtml(s);
+  row.replaceChildren(...rowCells(s));
   const body = LIVE.has(s.status) ? liveBody : recentBody;
   if (row.parentElement !== body) body.prepend(row);
   emptyNote.hidden = liveBody.children.length > 0;

@@ -35,12 +35,6 @@ export function connectLive(path, { onMessage, onState = () => {} }) {
   };
 }
 
-export function escapeText(text) {
-  const span = document.createElement("span");
-  span.textContent = text ?? "";
-  return span.innerHTML;
-}
-
 export function sinceText(iso) {
   const seconds = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
   if (seconds < 60) return `${seconds} s`;

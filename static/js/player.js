@@ -3,6 +3,9 @@
 
 const RETRY_MS = 2000;
 
+// The HLS twin the gateway serves beside each HTTP-FLV stream: same address, .m3u8.
+const hlsTwin = (flvUrl) => flvUrl.replace(/\.flv(?=$|\?)/, ".m3u8");
+
 function loadScript(src) {
   return new Promise((resolve, reject) => {
     const script = document.createElement("script");
@@ -39,19 +42,21 @@ export class SessionPlayer {
   }
 
   playFlv(url) {
-    if (!window.mpegts || !mpegts.getFeatureList().mseLivePlayback) {
-      this.say("This browser cannot play HTTP-FLV (Media Source Extensions are missing).");
-      return { destroy() {} };
-    }
+    // Without Media Source Extensions (Safari on iOS) mpegts.js cannot play: the stream's HLS
+    // twin at the same address can, natively or through hls.js.
+    if (!window.mpegts || !mpegts.getFeatureList().mseLivePlayback) return this.playHls(hlsTwin(url));
     const player = mpegts.createPlayer({ type: "flv", isLive: true, url },
       { enableWorker: false, liveBufferLatencyChasing: true, lazyLoad: false });
     player.attachMediaElement(this.video);
-    player.on(mpegts.Events.ERROR, () => {
-      // Stream hiccups happen (a new keyframe, a restarted encoder): reconnect quietly.
-      this.say("Reconnecting to the video…");
+    player.on(mpegts.Events.ERROR, (type) => {
       player.destroy();
       this.current = null;
-      if (!this.stopped) setTimeout(() => { if (!this.stopped) this.play({ kind: "flv", url }); }, RETRY_MS);
+      if (this.stopped) return;
+      // A media error means this browser cannot decode the FLV stream: HLS is the way in.
+      if (type === mpegts.ErrorTypes.MEDIA_ERROR) { this.play({ kind: "hls", url: hlsTwin(url) }); return; }
+      // Stream hiccups happen (a new keyframe, a restarted encoder): reconnect quietly.
+      this.say("Reconnecting to the video…");
+      setTimeout(() => { if (!this.stopped) this.play({ kind: "flv", url }); }, RETRY_MS);
     });
     player.load();
     this.video.addEventListener("playing", () => this.say(""), { once: true });
@@ -60,16 +65,22 @@ export class SessionPlayer {
   }
 
   playHls(url) {
+    // hls.js first wherever it runs: a browser's own HLS player may claim more than it can do
+    // (Chromium answers "maybe", then cannot parse the stream). Native HLS is for the rest (iOS).
+    if (window.Hls && Hls.isSupported()) {
+      const hls = new Hls({ lowLatencyMode: true });
+      hls.loadSource(url);
+      hls.attachMedia(this.video);
+      hls.on(Hls.Events.MANIFEST_PARSED, () => { this.say(""); this.video.play().catch(() => {}); });
+      return { destroy: () => hls.destroy() };
+    }
     if (this.video.canPlayType("application/vnd.apple.mpegurl")) {
       this.video.src = url;
       this.video.play().catch(() => {});
       return { destroy: () => { this.video.removeAttribute("src"); this.video.load(); } };
     }
-    const hls = new Hls({ lowLatencyMode: true });
-    hls.loadSource(url);
-    hls.attachMedia(this.video);
-    hls.on(Hls.Events.MANIFEST_PARSED, () => { this.say(""); this.video.play().catch(() => {}); });
-    return { destroy: () => hls.destroy() };
+    this.say("This browser can play neither HTTP-FLV nor HLS.");
+    return { destroy() {} };
   }
 
   async playLeb(source) {

@@ -1,5 +1,6 @@
 // The presenter view: step through a script's cues on one session, from the keyboard or a clicker.
-import { connectLive, escapeText } from "./live.js";
+import { h } from "./dom.js";
+import { connectLive } from "./live.js";
 import { spokenText } from "./audience.js";
 import { Microphone } from "./microphone.js";
 
@@ -62,22 +63,16 @@ function cueLabel(cue) {
 }
 
 function renderCues() {
-  listEl.innerHTML = "";
-  cues.forEach((cue, index) => {
-    const li = document.createElement("li");
-    li.className = `cue kind-${cue.kind}`;
-    li.dataset.index = index;
-    const problems = cue.problems.map((p) => `<li class="problem-${p.severity}">${escapeText(p.message)}</li>`).join("");
-    li.innerHTML = `
-      <button type="button" class="cue-button" aria-label="Speak cue ${index + 1}: ${escapeText(cueLabel(cue))}">
-        <span class="cue-number">${index + 1}</span>
-        <span class="cue-text">${escapeText(cueLabel(cue))}</span>
-      </button>
-      ${cue.note ? `<p class="cue-note">${escapeText(cue.note)}</p>` : ""}
-      ${problems ? `<ul class="cue-problems">${problems}</ul>` : ""}`;
-    li.querySelector("button").addEventListener("click", () => go(index, { speak: true }));
-    listEl.append(li);
-  });
+  listEl.replaceChildren(...cues.map((cue, index) => {
+    const label = cueLabel(cue);
+    const button = h("button", { type: "button", class: "cue-button", "aria-label": `Speak cue ${index + 1}: ${label}` },
+      h("span", { class: "cue-number" }, index + 1), " ", h("span", { class: "cue-text" }, label));
+    button.addEventListener("click", () => go(index, { speak: true }));
+    const problems = cue.problems.map((p) => h("li", { class: `problem-${p.severity}` }, p.message));
+    return h("li", { class: `cue kind-${cue.kind}`, "data-index": index }, button,
+      cue.note ? h("p", { class: "cue-note" }, cue.note) : null,
+      problems.length ? h("ul", { class: "cue-problems" }, problems) : null);
+  }));
 }
 
 function highlight() {
@@ -91,10 +86,11 @@ function highlight() {
   const cue = cues[current];
   const next = cues[current + 1];
   const parts = [];
-  if (cue?.note) parts.push(`<p class="note-now">${escapeText(cue.note)}</p>`);
-  if (next) parts.push(`<p class="muted">Next: ${escapeText(cueLabel(next))}</p>`);
-  else if (current >= 0) parts.push(`<p class="muted">That was the last cue.</p>`);
-  notesEl.innerHTML = parts.join("") || `<p class="muted">Press Space to speak the first cue.</p>`;
+  if (cue?.note) parts.push(h("p", { class: "note-now" }, cue.note));
+  if (next) parts.push(h("p", { class: "muted" }, `Next: ${cueLabel(next)}`));
+  else if (current >= 0) parts.push(h("p", { class: "muted" }, "That was the last cue."));
+  if (!parts.length) parts.push(h("p", { class: "muted" }, "Press Space to speak the first cue."));
+  notesEl.replaceChildren(...parts);
 }
 
 function cancelPause() {
@@ -153,7 +149,8 @@ function showUtterance(utterance) {
     transcriptEl.append(li);
   }
   const text = utterance.kind === "audio" ? "(microphone)" : spokenText(utterance.text);
-  li.innerHTML = `<span class="who">${escapeText(utterance.by || "console")}</span> <span class="text">${escapeText(text)}</span> <span class="badge state-${utterance.state}">${utterance.state}</span>`;
+  li.replaceChildren(h("span", { class: "who" }, utterance.by || "console"), " ", h("span", { class: "text" }, text), " ",
+    h("span", { class: `badge state-${utterance.state}` }, utterance.state));
   transcriptEl.scrollTop = transcriptEl.scrollHeight;
 }
 

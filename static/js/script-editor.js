@@ -1,5 +1,5 @@
 // The script editor: add, remove and reorder cues, insert SSML tags, and warn as the text changes.
-import { escapeText } from "./live.js";
+import { h } from "./dom.js";
 
 const form = document.getElementById("script-editor");
 const list = document.getElementById("cues");
@@ -32,9 +32,9 @@ function applyKind(cue) {
 function fillActions(cue) {
   const select = cue.querySelector("[data-action-select]");
   const codes = actionCodes.length ? actionCodes : [];
-  select.innerHTML = codes.length
-    ? codes.map((code) => `<option value="${escapeText(code)}">${escapeText(code)}</option>`).join("")
-    : `<option value="">(type a code)</option>`;
+  select.replaceChildren(...(codes.length
+    ? codes.map((code) => h("option", { value: code }, code))
+    : [h("option", { value: "" }, "(type a code)")]));
 }
 
 function insertAtCursor(textarea, before, after = "") {
@@ -77,7 +77,7 @@ async function check(cue) {
   const text = cue.querySelector("textarea[name$=-text]").value;
   const sizeEl = cue.querySelector("[data-size]");
   const problemsEl = cue.querySelector("[data-problems]");
-  if (cue.dataset.kind !== "text") { problemsEl.innerHTML = ""; sizeEl.textContent = ""; return; }
+  if (cue.dataset.kind !== "text") { problemsEl.replaceChildren(); sizeEl.textContent = ""; return; }
   try {
     const response = await fetch(form.dataset.checkUrl, {
       method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
@@ -86,8 +86,7 @@ async function check(cue) {
     const result = await response.json();
     sizeEl.textContent = `${result.bytes} / ${result.limit} bytes`;
     sizeEl.classList.toggle("over", result.bytes > result.limit);
-    problemsEl.innerHTML = result.problems
-      .map((p) => `<li class="problem-${p.severity}">${escapeText(p.message)}</li>`).join("");
+    problemsEl.replaceChildren(...result.problems.map((p) => h("li", { class: `problem-${p.severity}` }, p.message)));
   } catch {
     sizeEl.textContent = "";
   }
@@ -112,10 +111,15 @@ function wire(cue) {
 
 function addCue(kind) {
   const index = Number(total.value);
-  const html = template.innerHTML.replaceAll("__prefix__", String(index));
-  list.insertAdjacentHTML("beforeend", html);
+  const cue = template.content.firstElementChild.cloneNode(true);
+  // The empty form's names, ids and label targets carry "__prefix__" where the form's number goes.
+  for (const node of [cue, ...cue.querySelectorAll("*")]) {
+    for (const { name, value } of [...node.attributes]) {
+      if (value.includes("__prefix__")) node.setAttribute(name, value.replaceAll("__prefix__", String(index)));
+    }
+  }
+  list.append(cue);
   total.value = index + 1;
-  const cue = list.lastElementChild;
   cue.querySelector("[name$=-kind]").value = kind;
   wire(cue);
   renumber();
@@ -126,6 +130,10 @@ assetSelect.addEventListener("change", () => {
   actionCodes = codesKnown() ?? [];
   cues().forEach((cue) => { fillActions(cue); check(cue); });
 });
+// Asked here rather than in an onsubmit attribute: the Content-Security-Policy runs no inline code.
+document.querySelectorAll("form[data-confirm]").forEach((confirmed) => confirmed.addEventListener("submit", (event) => {
+  if (!window.confirm(confirmed.dataset.confirm)) event.preventDefault();
+}));
 document.getElementById("add-cue").addEventListener("click", () => addCue("text"));
 document.getElementById("add-pause").addEventListener("click", () => addCue("pause"));
 

@@ -1,4 +1,5 @@
-import { connectLive, escapeText, sinceText } from "./live.js";
+import { h } from "./dom.js";
+import { connectLive, sinceText } from "./live.js";
 import { SessionPlayer } from "./player.js";
 
 const root = document.getElementById("session");
@@ -55,13 +56,10 @@ function tickElapsed() {
 const TRANSCRIPT_KINDS = new Set(["speak", "llm"]);
 
 function addEvent(event) {
-  if (TRANSCRIPT_KINDS.has(event.kind) || eventsEl.querySelector(`[data-event="${event.id}"]`)) return;
-  const li = document.createElement("li");
-  li.dataset.event = event.id;
-  li.className = `event kind-${event.kind}`;
+  if (TRANSCRIPT_KINDS.has(event.kind) || eventsEl.querySelector(`[data-event="${CSS.escape(String(event.id))}"]`)) return;
   const time = new Date(event.at).toLocaleTimeString([], { hour12: false });
-  li.innerHTML = `<time datetime="${event.at}">${time}</time> ${escapeText(event.message)}`;
-  eventsEl.append(li);
+  eventsEl.append(h("li", { "data-event": event.id, class: `event kind-${event.kind}` },
+    h("time", { datetime: event.at }, time), " ", event.message));
   eventsEl.scrollTop = eventsEl.scrollHeight;
 }
 

@@ -1,6 +1,7 @@
 // The session's transcript, for everyone watching: who said what when, the avatar's state and
 // speak statuses per utterance, the bound bot's answers and errors. The page renders what was
 // saved (its download link serves all of it); this keeps it growing from the session socket.
+import { h } from "./dom.js";
 
 const transcript = document.getElementById("transcript");
 const SPEAK_TRAIL = new Set(["TextStart", "TextOver", "AudioStart", "AudioOver", "Error"]);
@@ -15,9 +16,8 @@ function follow() {
 function entryFor(reqId) {
   let li = transcript.querySelector(`li[data-req="${CSS.escape(reqId)}"]`);
   if (!li) {
-    li = document.createElement("li");
-    li.dataset.req = reqId;
-    li.innerHTML = '<span class="who"></span> <span class="text"></span> <span class="badge"></span> <span class="speak muted"></span>';
+    li = h("li", { "data-req": reqId }, h("span", { class: "who" }), " ", h("span", { class: "text" }), " ",
+      h("span", { class: "badge" }), " ", h("span", { class: "speak muted" }));
     transcript.append(li);
   }
   return li;
@@ -49,11 +49,8 @@ function showBot(event) {
   const req = event.data.req_id;
   let li = transcript.querySelector(`li.bot[data-bot="${CSS.escape(req)}"]`);
   if (!li) {
-    li = document.createElement("li");
-    li.className = "bot";
-    li.dataset.bot = req;
-    li.title = clock(event.at);
-    li.innerHTML = '<span class="who">avatar (bot)</span> <span class="text"></span>';
+    li = h("li", { class: "bot", "data-bot": req, title: clock(event.at) },
+      h("span", { class: "who" }, "avatar (bot)"), " ", h("span", { class: "text" }));
     transcript.append(li);
   }
   li.querySelector(".text").textContent += event.message;
@@ -62,12 +59,8 @@ function showBot(event) {
 
 export function showProblem(text) {
   if (!transcript) return;
-  const li = document.createElement("li");
-  li.className = "problem";
-  li.title = clock(Date.now());
-  li.innerHTML = '<span class="who">console</span> <span class="text"></span>';
-  li.querySelector(".text").textContent = text;
-  transcript.append(li);
+  transcript.append(h("li", { class: "problem", title: clock(Date.now()) },
+    h("span", { class: "who" }, "console"), " ", h("span", { class: "text" }, text)));
   follow();
 }
 

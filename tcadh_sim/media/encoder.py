@@ -1,4 +1,5 @@
-"""The per-session encoder: a worker thread that paints, encodes and muxes one live FLV stream.
+"""The per-session encoder: a worker thread that paints, encodes and muxes one live FLV stream,
+and the same packets into HLS segments when given a directory for them.
 
 It runs in its own thread because encoding is CPU work; PyAV releases the GIL inside the codecs,
 so the event loop keeps serving while sessions encode. Frames are produced against a monotonic
@@ -17,6 +18,7 @@ from fractions import Fraction
 import av
 
 from .flv_tags import FlvTag, FlvTagReader
+from .hls import HlsRun, HlsWriter
 from .scene import Scene
 from .speech import SAMPLE_RATE, Speech
 
@@ -54,6 +56,7 @@ class SessionEncoder:
         fps: int,
         on_tags: Callable[[list[FlvTag]], None],
         on_failure: Callable[[], None],
+        hls: HlsRun | None = None,
     ) -> None:
         """on_tags and on_failure are called from the worker thread."""
         self._session_id = session_id
@@ -62,6 +65,7 @@ class SessionEncoder:
         self._width, self._height, self._fps = width, height, fps
         self._on_tags = on_tags
         self._on_failure = on_failure
+        self._hls = hls
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"flv-{session_id}", daemon=True)
 
@@ -85,6 +89,7 @@ class SessionEncoder:
         reader = FlvTagReader()
         # No duration/filesize patching at the end: the output is a pipe, not a seekable file.
         container = av.open(sink, "w", format="flv", container_options={"flvflags": "no_duration_filesize"})
+        hls: HlsWriter | None = None
         try:
             video = container.add_stream(
                 "libx264",
@@ -104,6 +109,8 @@ class SessionEncoder:
             audio = container.add_stream("aac", rate=AUDIO_OUTPUT_RATE, layout="mono")
             container.start_encoding()
             self._on_tags(reader.feed(sink.drain()))
+            if self._hls is not None:
+                hls = HlsWriter(self._hls, video, audio)
 
             audio_time_base = Fraction(1, SAMPLE_RATE)
             start = time.monotonic()
@@ -131,6 +138,8 @@ class SessionEncoder:
                 packets += audio.encode(sound)  # resampled to the AAC rate inside PyAV
 
                 container.mux(packets)
+                if hls is not None:
+                    hls.mux(packets)
                 tags = reader.feed(sink.drain())
                 if tags:
                     self._on_tags(tags)
@@ -138,3 +147,8 @@ class SessionEncoder:
                 samples_sent += n_samples
         finally:
             container.close()
+            if hls is not None:
+                hls.close()
+            # The run's segments go with it: the next run writes a directory of its own.
+            if self._hls is not None:
+                self._hls.remove()

@@ -1,33 +1,40 @@
-"""StreamHub: the live HTTP-FLV stream of every ready session, as the simulator core sees it.
+"""StreamHub: the live HTTP-FLV and HLS streams of every ready session, as the simulator core
+sees it.
 
 All public methods are called on the event loop thread. Each session's encoder runs only while
 someone watches: it starts with the first viewer and stops when the last one leaves, so idle
-sessions cost nothing.
+sessions cost nothing. An FLV viewer watches while its response is open; an HLS viewer only
+fetches files, so it counts as watching for HLS_LEASE_SECONDS after its last request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from .encoder import SessionEncoder
 from .flv_fanout import FlvFanout, Viewer
 from .flv_tags import FlvTag
+from .hls import SEGMENT_SECONDS, HlsRun
 from .speech import Speech
 
 log = logging.getLogger(__name__)
 
-_STREAM_HEADERS = {
-    "Cache-Control": "no-cache, no-store",
-    # Browser players (mpegts.js, flv.js) fetch the stream from the console's origin.
-    "Access-Control-Allow-Origin": "*",
-}
+# Access-Control-Allow-Origin is not set here: the application's CORS middleware decides it.
+_STREAM_HEADERS = {"Cache-Control": "no-cache, no-store"}
+HLS_LEASE_SECONDS = 10.0
+# A player's first playlist request may start the encoder: it is answered once a segment exists.
+_FIRST_PLAYLIST_WAIT_SECONDS = 4 * SEGMENT_SECONDS + 4.0
+_PLAYLIST_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,9 @@ class _Stream:
     encoder_runs: int = 0
     viewer_skips: int = 0
     closed: bool = False
+    hls: HlsRun | None = None
+    hls_until: float = 0.0  # monotonic time until which an HLS player counts as watching
+    hls_lease: asyncio.Task[None] | None = None
 
 
 class StreamHub:
@@ -58,6 +68,7 @@ class StreamHub:
         self._viewer_buffer_bytes = viewer_buffer_bytes
         self._streams: dict[str, _Stream] = {}
         self._threads: list[threading.Thread] = []  # stopped or running, joined by aclose()
+        self._hls_root: Path | None = None  # made on first use, removed by aclose()
 
     def open(self, session_id: str, *, label: str) -> None:
         if session_id in self._streams:
@@ -69,6 +80,8 @@ class StreamHub:
         if stream is None:
             return
         stream.closed = True
+        if stream.hls_lease is not None:
+            stream.hls_lease.cancel()
         self._stop_encoder(stream)
         stream.fanout.end()
 
@@ -87,10 +100,35 @@ class StreamHub:
     def flv_response(self, session_id: str) -> Response:
         stream = self._streams.get(session_id)
         if stream is None:
-            return JSONResponse(
-                {"error": "no live stream for this session", "SessionId": session_id}, status_code=404
-            )
+            return _no_stream(session_id)
         return StreamingResponse(self._watch(stream), media_type="video/x-flv", headers=_STREAM_HEADERS)
+
+    async def hls_playlist(self, session_id: str) -> Response:
+        stream = self._streams.get(session_id)
+        if stream is None:
+            return _no_stream(session_id)
+        self._renew_hls_lease(stream)
+        deadline = time.monotonic() + _FIRST_PLAYLIST_WAIT_SECONDS
+        while not stream.closed and stream.hls is not None:
+            text = stream.hls.playlist_text()
+            if text is not None:
+                return Response(text, media_type="application/vnd.apple.mpegurl", headers=_STREAM_HEADERS)
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(_PLAYLIST_POLL_SECONDS)
+            # The waiting player is watching all along.
+            stream.hls_until = time.monotonic() + HLS_LEASE_SECONDS
+        return JSONResponse({"error": "the stream has no segment yet", "SessionId": session_id}, status_code=503)
+
+    def hls_segment(self, session_id: str, name: str) -> Response:
+        stream = self._streams.get(session_id)
+        if stream is None:
+            return _no_stream(session_id)
+        self._renew_hls_lease(stream)
+        path = stream.hls.segment(name) if stream.hls is not None else None
+        if path is None:
+            return JSONResponse({"error": "no such segment", "SessionId": session_id}, status_code=404)
+        return FileResponse(path, media_type="video/mp4", headers=_STREAM_HEADERS)
 
     def stats(self, session_id: str) -> StreamStats | None:
         stream = self._streams.get(session_id)
@@ -109,6 +147,9 @@ class StreamHub:
         threads, self._threads = self._threads, []
         for thread in threads:
             await asyncio.to_thread(thread.join, 5.0)
+        if self._hls_root is not None:
+            shutil.rmtree(self._hls_root, ignore_errors=True)
+            self._hls_root = None
 
     async def _watch(self, stream: _Stream) -> AsyncIterator[bytes]:
         # Subscribing here, when the server starts sending the body, rather than in flv_response,
@@ -124,14 +165,31 @@ class StreamHub:
         finally:
             stream.viewer_skips += viewer.skips
             stream.fanout.remove_viewer(viewer)
-            if stream.fanout.viewer_count == 0:
+            if not self._watched(stream):
                 self._stop_encoder(stream)
+
+    def _watched(self, stream: _Stream) -> bool:
+        return stream.fanout.viewer_count > 0 or time.monotonic() < stream.hls_until
+
+    def _renew_hls_lease(self, stream: _Stream) -> None:
+        stream.hls_until = time.monotonic() + HLS_LEASE_SECONDS
+        if stream.encoder is None:
+            self._start_encoder(stream)
+        if stream.hls_lease is None or stream.hls_lease.done():
+            stream.hls_lease = asyncio.get_running_loop().create_task(self._expire_hls_lease(stream))
+
+    async def _expire_hls_lease(self, stream: _Stream) -> None:
+        while (remaining := stream.hls_until - time.monotonic()) > 0:
+            await asyncio.sleep(remaining)
+        if not self._watched(stream):
+            self._stop_encoder(stream)
 
     def _start_encoder(self, stream: _Stream) -> None:
         loop = asyncio.get_running_loop()
         stream.fanout.restart()
         stream.encoder_runs += 1
         run = stream.encoder_runs
+        stream.hls = HlsRun(self._hls_directory() / stream.session_id / f"r{run}", run, stream.session_id)
 
         def publish(tags: list[FlvTag]) -> None:
             # Tags of a stopped run (the thread finishing its last frame) must not reach viewers
@@ -142,6 +200,7 @@ class StreamHub:
         def fail() -> None:
             if stream.encoder_runs == run and stream.encoder is not None:
                 stream.encoder = None
+                stream.hls = None
                 stream.fanout.end()
                 stream.fanout = FlvFanout(self._viewer_buffer_bytes)
 
@@ -154,6 +213,7 @@ class StreamHub:
             fps=self.fps,
             on_tags=lambda tags: _post(loop, encoder, publish, tags),
             on_failure=lambda: _post(loop, encoder, fail),
+            hls=stream.hls,
         )
         stream.encoder = encoder
         self._threads = [t for t in self._threads if t.is_alive()]
@@ -164,6 +224,16 @@ class StreamHub:
         if stream.encoder is not None:
             stream.encoder.stop()
             stream.encoder = None
+            stream.hls = None
+
+    def _hls_directory(self) -> Path:
+        if self._hls_root is None:
+            self._hls_root = Path(tempfile.mkdtemp(prefix="tcadh-sim-hls-"))
+        return self._hls_root
+
+
+def _no_stream(session_id: str) -> Response:
+    return JSONResponse({"error": "no live stream for this session", "SessionId": session_id}, status_code=404)
 
 
 def _post(

@@ -27,7 +27,7 @@ import json, django
 django.setup()
 from django.contrib.auth.models import Group, User
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
-from sessions_app import services
+from sessions_app import lifecycle, services
 from sessions_app.accounts import account_register
 from sessions_app.roles import OPERATOR
 
@@ -42,7 +42,7 @@ sweep.expire_seconds = {every}
 sweep.save()
 user = User.objects.create_user("e2e-operator", password="unused")
 user.groups.add(Group.objects.get_or_create(name=OPERATOR)[0])
-session = services.session_create(user=user, spec=services.NewSession(
+session = lifecycle.session_create(user=user, spec=services.NewSession(
     account=account, project=account.projects.first(), user_id="e2e-idle", protocol="rtmp", driver_type=1))
 print(json.dumps({{"pk": session.pk, "cloud_id": session.cloud_session_id}}))
 """

@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 
 from sessions_app.accounts import account_register
 from sessions_app.roles import AUDITOR, OPERATOR
@@ -24,6 +25,14 @@ CONSUMER_MODULES = {"test_chat", "test_consumers"}
 def pytest_generate_tests(metafunc):
     if metafunc.module.__name__.rsplit(".", 1)[-1] in CONSUMER_MODULES:
         metafunc.parametrize("channel_layer", list(LAYERS), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Orphan sightings and polling marks are keyed by primary keys that tests reuse."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ def create_session(user, account, **overrides) -> LiveSession:
 def wait_ready(session: LiveSession, timeout: float = 10.0) -> LiveSession:
     """Poll like the Celery task does, without its backoff."""
     deadline = time.monotonic() + timeout
-    while services.session_refresh_preparing(session=session):
+    while services.session_refresh_preparing(session=session) is services.Preparing.WAITING:
         assert time.monotonic() < deadline, "the session never became ready"
         time.sleep(0.1)
     session.refresh_from_db()

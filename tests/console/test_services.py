@@ -75,24 +75,34 @@ def test_cloud_refusal_on_create_is_explained_and_audited(sim, account, operator
     assert entry.ok is False and entry.action == "create_from_project" and "100008" in entry.detail
 
 
-def test_a_failed_close_leaves_the_session_live(sim, account, operator):
-    session = wait_ready(create_session(operator, account))
+@pytest.mark.parametrize("wait_ready_first", [True, False], ids=["ready", "preparing"])
+def test_a_failed_close_keeps_the_session_closing_until_a_retry_closes_it(sim, account, operator, wait_ready_first):
+    session = create_session(operator, account)
+    if wait_ready_first:
+        session = wait_ready(session)
     sim.control("POST", "faults", json={"endpoint": "closesession", "code": -101000, "count": 1})
-    with pytest.raises(services.ServiceError):
+    with pytest.raises(services.ServiceError, match="keeps trying"):
         services.session_close(user=operator, session=session)
     session.refresh_from_db()
-    assert session.status == Status.READY
-    assert services.session_close(user=operator, session=session) is True
+    # Never handed back to ready: that stopped a preparing session's polling and its auto start.
+    assert session.status == Status.CLOSING and session.awaits_cloud_close
+    assert services.session_close(user=operator, session=session) is False, "already being closed"
+    assert services.session_claim_close_attempt(session=session, now=session.next_close_at)
+    assert services.session_close_in_cloud(session=session) is True
+    session.refresh_from_db()
+    assert session.status == Status.CLOSED and session.cloud_closed_at is not None
+    assert sim_state(sim, session)["status"] == 2
 
 
 def test_session_not_ready_in_time_is_failed_and_closed_in_the_cloud(sim, account, operator, settings):
     settings.TCADH_READY_TIMEOUT_SECONDS = 0
     session = create_session(operator, account)
-    assert services.session_refresh_preparing(session=session) is False
+    assert services.session_refresh_preparing(session=session) is services.Preparing.ENDED
     session.refresh_from_db()
     assert session.status == Status.FAILED
     assert session.close_reason == "not ready after 0 minutes"
     assert sim_state(sim, session)["status"] == 2
+    assert session.cloud_closed_at is not None
 
 
 def test_say_needs_a_started_session(sim, account, operator):

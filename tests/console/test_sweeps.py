@@ -4,7 +4,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -16,14 +16,6 @@ from tcadh import SessionStatus, TcadhClient
 from .helpers import create_session, started_session, wait_ready
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Cached cloud lists and orphan sightings are keyed by primary keys that tests reuse."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def sim_session(sim, session_id: str) -> dict:
@@ -62,7 +54,7 @@ def reconcile_twice(account):
     now = timezone.now()
     first = sweeps.account_reconcile(account=account, now=now)
     assert first.orphaned == []
-    return sweeps.account_reconcile(account=account, now=now + timedelta(seconds=sweeps.ORPHAN_CONFIRM_SECONDS + 1))
+    return sweeps.account_reconcile(account=account, now=now + timedelta(seconds=settings.TCADH_ORPHAN_CONFIRM_SECONDS + 1))
 
 
 # -- idle sweep ---------------------------------------------------------------------------------
@@ -141,17 +133,30 @@ def test_operator_close_and_idle_sweep_at_once_close_once(sim, account, operator
     assert session.close_reason == "closed by operator"
 
 
-def test_a_refused_close_is_recorded_on_the_session_and_retried_next_sweep(sim, account, operator):
+def test_a_refused_close_is_recorded_on_the_session_and_retried_until_the_cloud_confirms(sim, account, operator):
     set_idle_limit(account, 60)
     session = make_idle(started_session(operator, account), 600)
-    sim.control("POST", "faults", json={"endpoint": "closesession", "code": 100005, "count": 1})
+    sim.control("POST", "faults", json={"endpoint": "closesession", "code": 100005, "count": 2})
     assert sweeps.sessions_idle_sweep().closed == []
     session.refresh_from_db()
-    assert session.status == "started"
+    # Ended here for good (never back to started), and still owed a close in the cloud.
+    assert session.status == "closing" and session.awaits_cloud_close
     assert session.error_code == 100005 and "closing" in session.error_message
     assert session.events.filter(kind=SessionEvent.Kind.ERROR).exists()
     assert AuditEntry.objects.filter(session=session, action="close_idle", ok=False).count() == 1
-    assert sweeps.sessions_idle_sweep().closed == [session.pk]
+    assert sweeps.sessions_idle_sweep().closed == [], "the idle sweep does not own it any more"
+
+    assert sweeps.account_reconcile(account=account).close_retried == [session.pk], "the next sweep retries"
+    session.refresh_from_db()
+    assert session.status == "closing" and session.close_attempts == 2
+    assert sweeps.account_reconcile(account=account).close_retried == [], "not due before its backoff"
+    assert session.next_close_at - timezone.now() >= timedelta(seconds=4), "then it waits"
+
+    assert sweeps.account_reconcile(account=account, now=session.next_close_at).close_retried == [session.pk]
+    session.refresh_from_db()
+    assert (session.status, session.close_reason) == ("closed", "idle")
+    assert session.cloud_closed_at is not None
+    assert sim_session(sim, session.cloud_session_id)["status"] == 2
 
 
 def test_idle_sweep_leaves_orphans_to_the_orphan_timer(sim, account, operator):
@@ -174,7 +179,7 @@ def test_poll_sweep_picks_up_a_preparing_session_whose_polling_was_lost(sim, acc
     deadline = time.monotonic() + 10
     while LiveSession.objects.get(pk=session.pk).status == "preparing":
         assert time.monotonic() < deadline, "never became ready"
-        assert sweeps.sessions_refresh_preparing(every_seconds=0.1) <= 1
+        assert sweeps.sessions_refresh_preparing(every_seconds=0.1).asked <= 1
         time.sleep(0.2)
     assert LiveSession.objects.get(pk=session.pk).status == "ready"
 
@@ -208,16 +213,34 @@ def test_close_type_words(sim, account, operator, close_type, words):
     assert (session.status, session.close_reason) == ("closed", words)
 
 
-def test_reconcile_does_not_touch_a_session_being_closed_right_now(sim, account, operator):
+def test_a_close_claimed_by_a_process_that_died_is_retried_once_its_claim_lapses(sim, account, operator, settings):
     session = started_session(operator, account)
-    LiveSession.objects.filter(pk=session.pk).update(status="closing")
-    services.event_record(session=session, kind="status", message="closing", data={"status": "closing"})
-    sim.control("POST", f"sessions/{session.cloud_session_id}/close", json={"close_type": 1})
-    assert sweeps.account_reconcile(account=account).closed == []
+    # What a worker leaves behind when it is killed between claiming the close and calling the cloud.
+    claimed_at = timezone.now()
+    LiveSession.objects.filter(pk=session.pk).update(
+        status="closing", close_reason="idle", close_attempts=1,
+        next_close_at=claimed_at + timedelta(seconds=settings.TCADH_STALE_CLOSING_SECONDS))
+    result = sweeps.account_reconcile(account=account, now=claimed_at)
+    assert result.close_retried == [] and result.closed == [], "someone may be closing it right now"
     assert LiveSession.objects.get(pk=session.pk).status == "closing"
-    # A worker that died mid-close leaves it there; later the reconciler settles it.
-    later = timezone.now() + timedelta(seconds=sweeps.STALE_CLOSING_SECONDS + 1)
-    assert sweeps.account_reconcile(account=account, now=later).closed == [session.pk]
+    assert sim_session(sim, session.cloud_session_id)["status"] == 1, "still billed"
+
+    later = claimed_at + timedelta(seconds=settings.TCADH_STALE_CLOSING_SECONDS + 1)
+    assert sweeps.account_reconcile(account=account, now=later).close_retried == [session.pk]
+    session.refresh_from_db()
+    assert (session.status, session.close_reason) == ("closed", "idle") and session.cloud_closed_at is not None
+    assert sim_session(sim, session.cloud_session_id)["status"] == 2
+
+
+def test_a_closing_row_the_cloud_already_closed_is_confirmed_at_once(sim, account, operator):
+    session = started_session(operator, account)
+    LiveSession.objects.filter(pk=session.pk).update(status="closing", close_reason="closed by operator",
+                                                     next_close_at=timezone.now() + timedelta(hours=1))
+    sim.control("POST", f"sessions/{session.cloud_session_id}/close", json={"close_type": 1})
+    assert sweeps.account_reconcile(account=account).confirmed == [session.pk]
+    session.refresh_from_db()
+    assert (session.status, session.close_reason) == ("closed", "closed by operator")
+    assert session.cloud_closed_at is not None
 
 
 def test_orphan_appears_on_the_dashboard_and_is_adopted(sim, account, operator, client):

@@ -174,3 +174,54 @@ def test_a_long_transcript_shows_its_end_and_says_what_is_in_the_download(client
     assert "Line 1." not in transcript and "Line 2." in transcript and "Line 3." in transcript
     assert transcript.index("Line 3.") < transcript.index("the cloud refused")
     assert "1 earlier utterance in the download" in transcript
+
+
+# -- hostile input ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["ftp://files.example.com/bg.png", "file:///etc/passwd", "javascript:alert(1)",
+                                 "data:image/png;base64,AAAA"])
+def test_layout_refuses_a_background_the_cloud_cannot_fetch(client, sim, account, operator, url):
+    session = started_session(operator, account)
+    client.force_login(operator)
+    before = cloud_calls(sim)
+    response = client.post(reverse("session_layout", args=[session.pk]),
+                           {"background_url": url, "position": 0, "position_vertical": 0, "zoom": 1}, follow=True)
+    assert "Background URL: Enter an http:// or https:// address." in response.content.decode()
+    assert cloud_calls(sim) == before
+
+
+def test_layout_takes_an_https_background(client, sim, account, operator):
+    session = started_session(operator, account)
+    client.force_login(operator)
+    response = client.post(reverse("session_layout", args=[session.pk]),
+                           {"background_url": "https://cdn.example.com/bg.png", "position": 0,
+                            "position_vertical": 0, "zoom": 1}, follow=True)
+    assert "Layout updated." in response.content.decode()
+
+
+@pytest.mark.parametrize("pk", [2**63, 10**30])
+def test_session_ids_beyond_the_database_range_are_404(client, operator, pk):
+    client.force_login(operator)
+    for suffix in ("", "transcript.txt", "player.json"):
+        assert client.get(f"/sessions/{pk}/{suffix}").status_code == 404, suffix
+    for suffix in ("start/", "close/", "layout/", "trtc-join/"):
+        assert client.post(f"/sessions/{pk}/{suffix}").status_code == 404, suffix
+    assert client.post(f"/audit/orphans/{pk}/adopt/").status_code == 404
+
+
+@pytest.mark.parametrize("form, field", [
+    ("session_new", "user_id"),
+    ("session_layout", "background_url"),
+])
+def test_forms_that_reach_the_cloud_refuse_nul(client, sim, account, operator, form, field):
+    session = started_session(operator, account)
+    client.force_login(operator)
+    before = cloud_calls(sim)
+    data = {"account": account.pk, "project": account.projects.first().pk, "protocol": "rtmp", "driver_type": 1,
+            "user_id": "someone", "stream_max_interval": 2000, "position": 0, "position_vertical": 0, "zoom": 1,
+            "background_url": "https://cdn.example.com/bg.png"}
+    data[field] = data[field][:3] + "\x00" + data[field][3:]
+    url = reverse(form) if form == "session_new" else reverse(form, args=[session.pk])
+    page = client.post(url, data, follow=True).content.decode()
+    assert "Null characters are not allowed." in page
+    assert cloud_calls(sim) == before

@@ -182,3 +182,23 @@ def test_kiosk_form_needs_one_source_and_a_whole_window(client, account, operato
     kiosk = KioskConfig.objects.get(slug="k")
     assert kiosk.created_by == operator
     assert AuditEntry.objects.filter(action="kiosk_create", detail="kiosk k").exists()
+
+
+@pytest.mark.parametrize("session_id", ["²", "٣", str(2**63), "-1", "1 ", "abc"])
+def test_kiosk_heartbeat_and_close_refuse_what_is_not_an_id(client, kiosk, operator, session_id):
+    client.force_login(operator)
+    client.post(reverse("kiosk_session", args=["booth"]), {"page": PAGE})
+    for name in ("kiosk_heartbeat", "kiosk_close"):
+        response = client.post(reverse(name, args=["booth"]), {"page": PAGE, "session": session_id})
+        assert response.status_code == 400, name
+        assert response.json() == {"error": "session must be an id (digits only)"}
+    # The page's session was left alone by both.
+    assert KioskRun.objects.get(page_id=PAGE).ended_at is None
+
+
+@pytest.mark.parametrize("page_id", ["²", "页面", "a" * 41, "a b", ""])
+def test_a_kiosk_page_id_is_ascii_letters_digits_and_dashes(client, kiosk, operator, page_id):
+    client.force_login(operator)
+    response = client.post(reverse("kiosk_session", args=["booth"]), {"page": page_id})
+    assert response.status_code == 400
+    assert not KioskRun.objects.exists()

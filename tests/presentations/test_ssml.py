@@ -85,3 +85,47 @@ def test_spoken_text_is_what_the_audience_reads():
     assert ssml.spoken_text('<speak>Hello<break time="1s"/>  there,\n<word>friend</word></speak>') == \
         "Hello there, friend"
     assert ssml.action_codes_of(" waving_hand, ,emphasize ") == ["waving_hand", "emphasize"]
+
+
+class CountingText(str):
+    """A string that counts how often the scanner reads from it."""
+
+    reads = 0
+
+    def __getitem__(self, key):
+        CountingText.reads += 1
+        return str.__getitem__(self, key)
+
+
+@pytest.mark.parametrize("text", [
+    "<" + " " * 18_000,                      # the input that took seconds with the old pattern
+    "<" + " " * 18_000 + ">",
+    "<a" + " " * 18_000 + "x",
+    '<a x="' + "y" * 18_000,
+    "<" * 18_000,
+    "< /" * 6_000,
+    "<break" + ' t="1"' * 3_000 + " /",
+])
+def test_finding_tags_reads_each_character_a_bounded_number_of_times(text):
+    """One forward pass: the scanner reads each character a few times at most, whatever the text
+    (the old pattern backtracked over a run of spaces once per space it had taken: n² steps)."""
+    CountingText.reads = 0
+    ssml.tags(CountingText(text))
+    assert CountingText.reads <= 6 * len(text)
+
+
+def test_a_tag_opened_before_a_long_run_of_spaces_is_a_stray_angle_bracket():
+    text = "Hello <" + " " * 18_000
+    assert "a '<' that is not part of a tag near “Hello <”" in messages(text)
+    assert ssml.tags(text) == []
+    assert ssml.spoken_text(text) == "Hello <"
+
+
+def test_tags_are_read_with_their_parts():
+    found = ssml.tags('a< break  time = "1s" / >b</ WORD >c<phoneme alphabet=\'py\' ph="zhong4">重</phoneme>')
+    assert [(t.name, t.closing, t.self_closing, t.attrs) for t in found] == [
+        ("break", False, True, {"time": "1s"}), ("word", True, False, {}),
+        ("phoneme", False, False, {"alphabet": "py", "ph": "zhong4"}), ("phoneme", True, False, {}),
+    ]
+    # A quote holding an angle bracket, or a missing "=", is no tag.
+    assert ssml.tags('<break time="1>s"/> <break time/>') == []

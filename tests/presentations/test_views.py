@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from presentations import services
+from presentations import limits, services
 from presentations.models import DemoScript
 from presentations.services import CueSpec
 from tests.console.helpers import create_session
@@ -175,3 +175,107 @@ def test_session_page_links_to_present(client, sim, account, operator):
     client.force_login(operator)
     page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
     assert f'href="{reverse("presenter", args=[session.pk])}">Present<' in page
+
+
+# -- hostile and oversized input --------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [b"[]", b"3", b'"text"', b"null", b"[" * 100_000 + b"]" * 100_000,
+                                  b"\xff\xfe", b"{"])
+def test_ssml_check_refuses_what_is_not_a_json_object(client, operator, body):
+    client.force_login(operator)
+    response = client.post(reverse("ssml_check"), body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"error": "the body must be a JSON object"}
+
+
+def test_ssml_check_refuses_a_lone_surrogate(client, operator):
+    client.force_login(operator)
+    for body in ('{"text": "a\\ud83d"}', '{"text": "ok", "action_codes": ["\\udc00"]}'):
+        response = client.post(reverse("ssml_check"), body, content_type="application/json")
+        assert response.status_code == 400
+        assert "lone surrogate" in response.json()["error"]
+
+
+def test_ssml_check_answers_a_tag_opened_before_a_long_run_of_spaces(client, operator):
+    client.force_login(operator)
+    text = "<" + " " * 18_000
+    reply = client.post(reverse("ssml_check"), json.dumps({"text": text}), content_type="application/json").json()
+    assert reply["bytes"] == 18_001
+    assert "a '<' that is not part of a tag near “<”" in [p["message"] for p in reply["problems"]]
+
+
+@pytest.mark.parametrize("script_id", ["²", "٣", "1e3", " 1", str(2**63)])
+def test_presenter_refuses_a_script_that_is_not_an_id(client, sim, account, operator, script, script_id):
+    session = create_session(operator, account)
+    client.force_login(operator)
+    response = client.get(reverse("presenter", args=[session.pk]), {"script": script_id})
+    assert response.status_code == 400
+    assert response.content.decode() == "script must be an id (digits only)."
+
+
+def test_presenter_with_an_unknown_script_in_range_is_404(client, sim, account, operator):
+    session = create_session(operator, account)
+    client.force_login(operator)
+    assert client.get(reverse("presenter", args=[session.pk]), {"script": str(2**63 - 1)}).status_code == 404
+
+
+@pytest.mark.parametrize("pk", [2**63, 10**30])
+def test_ids_beyond_the_database_range_in_a_path_are_404(client, operator, pk):
+    client.force_login(operator)
+    for name in ("script_edit", "script_export", "presenter", "audience"):
+        assert client.get(f"{reverse(name, args=[1]).replace('/1/', f'/{pk}/')}").status_code == 404, name
+
+
+def test_a_pasted_import_over_the_limit_is_refused(client, operator):
+    client.force_login(operator)
+    text = ("A cue of twenty bytes\n\n" * (limits.SCRIPT_MAX_BYTES // 23 + 1))
+    assert len(text.encode()) > limits.SCRIPT_MAX_BYTES
+    page = client.post(reverse("script_import"), {"name": "Big", "text": text}).content.decode()
+    assert f"The text is larger than {limits.SCRIPT_MAX_BYTES // 1024} KB." in page
+    assert not DemoScript.objects.exists()
+
+
+def test_an_import_with_more_cues_than_a_script_holds_is_refused(client, operator):
+    client.force_login(operator)
+    text = "Hi\n\n" * (limits.SCRIPT_MAX_CUES + 1)
+    page = client.post(reverse("script_import"), {"name": "Many", "text": text}).content.decode()
+    assert f"A script has at most {limits.SCRIPT_MAX_CUES} cues; this one has {limits.SCRIPT_MAX_CUES + 1}." in page
+    assert not DemoScript.objects.exists()
+
+
+def test_an_imported_file_with_a_nul_is_refused(client, operator):
+    client.force_login(operator)
+    upload = SimpleUploadedFile("talk.txt", b"Hello\x00there\n", content_type="text/plain")
+    page = client.post(reverse("script_import"), {"name": "Nul", "file": upload}).content.decode()
+    assert "The file holds a NUL character" in page
+    assert not DemoScript.objects.exists()
+
+
+def test_the_editor_saves_every_script_the_importer_accepts(client, operator):
+    """The largest import (SCRIPT_MAX_CUES cues) opens in the editor and saves back unchanged."""
+    client.force_login(operator)
+    text = "".join(f"Cue number {n}\n\n" for n in range(limits.SCRIPT_MAX_CUES))
+    assert client.post(reverse("script_import"), {"name": "Long", "text": text}).status_code == 302
+    script = DemoScript.objects.get(name="Long")
+    editor = client.get(reverse("script_edit", args=[script.pk]))
+    formset = editor.context["formset"]
+    data = {"name": "Long", "project": "", "asset": "", **{
+        f"{formset.management_form.prefix}-{name}": value
+        for name, value in formset.management_form.initial.items()}}
+    for form in formset.forms:
+        for name, field in form.fields.items():
+            value = form[name].value()
+            if name != "DELETE":
+                data[form.add_prefix(name)] = "" if value is None else value
+    saved = client.post(reverse("script_edit", args=[script.pk]), data)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    assert [c.text for c in script.cues.order_by("position")] == [f"Cue number {n}" for n in range(limits.SCRIPT_MAX_CUES)]
+
+
+def test_the_editor_saves_a_205_cue_script(client, operator):
+    client.force_login(operator)
+    # What the browser posts per cue: every field but the unticked Delete box.
+    cues = [{"kind": "text", "text": f"Cue {n}", "pause_seconds": "", "note": "", "ORDER": n + 1} for n in range(205)]
+    response = client.post(reverse("script_new"), formset_data(cues, name="Two hundred and five"))
+    assert response.status_code == 302
+    assert DemoScript.objects.get(name="Two hundred and five").cues.count() == 205

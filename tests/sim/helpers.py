@@ -89,6 +89,20 @@ class RecordingHub:
 
         return Response(status_code=404)
 
+    async def hls_playlist(self, session_id: str) -> Any:
+        if self.inner is not None:
+            return await self.inner.hls_playlist(session_id)
+        from starlette.responses import Response
+
+        return Response(status_code=404)
+
+    def hls_segment(self, session_id: str, name: str) -> Any:
+        if self.inner is not None:
+            return self.inner.hls_segment(session_id, name)
+        from starlette.responses import Response
+
+        return Response(status_code=404)
+
     async def aclose(self) -> None:
         if self.inner is not None:
             await self.inner.aclose()

@@ -101,6 +101,7 @@ def test_demo_account_json_flag():
         "appkey": DEMO_ACCOUNT.appkey,
         "accesstoken": DEMO_ACCOUNT.accesstoken,
         "uin": DEMO_ACCOUNT.uin,
+        "concurrency": DEMO_ACCOUNT.concurrency,
         "projects": list(DEMO_ACCOUNT.projects),
         "bot_projects": list(DEMO_ACCOUNT.bot_projects),
         "assets": list(DEMO_ACCOUNT.assets),

@@ -26,7 +26,8 @@ def test_envelope_and_echo(client):
     [
         ("not json", "body"),
         ([], "body"),
-        ({"Payload": {"ReqId": "r"}}, "Header"),
+        ({"Header": [], "Payload": {"ReqId": "r"}}, "Header"),
+        ({"Header": None, "Payload": {"ReqId": "r"}}, "Header"),
         ({"Header": {}}, "Payload"),
         ({"Header": {}, "Payload": {}}, "Payload.ReqId"),
         ({"Header": {}, "Payload": {"ReqId": 5}}, "Payload.ReqId"),

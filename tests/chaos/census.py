@@ -145,23 +145,32 @@ class Convergence:
     """From the console deciding a session is over to the cloud holding it closed."""
 
     first_attempt: int
-    delayed: list[float]
+    delayed: dict[int, float]  # row id: seconds
     never: list[str]
 
     def describe(self, target_seconds: float) -> str:
         if not self.delayed:
             spread = "none delayed"
         else:
-            p50, worst = statistics.median(self.delayed), max(self.delayed)
-            verdict = "met" if worst < target_seconds and not self.never else "NOT met"
-            spread = (f"{len(self.delayed)} closed after a fault: p50 {p50:.1f} s, max {worst:.1f} s "
-                      f"(target under {target_seconds:g} s: {verdict})")
+            seconds = list(self.delayed.values())
+            p50, worst = statistics.median(seconds), max(seconds)
+
+            def verdict(value: float) -> str:
+                return "under" if value < target_seconds else "NOT under"
+
+            # A worker that is down (killed, restarting) holds up every close due meanwhile, so
+            # the max is where a kill shows; the p50 is what the sweeps themselves achieve.
+            spread = (f"{len(seconds)} closed after a fault: p50 {p50:.1f} s ({verdict(p50)} the "
+                      f"{target_seconds:g} s target), max {worst:.1f} s ({verdict(worst)})")
         never = f"{len(self.never)} never closed {self.never}" if self.never else "none left open"
         return f"{self.first_attempt} closed in the cloud at once; {spread}; {never}"
 
+    def slowest(self, count: int) -> list[tuple[int, float]]:
+        return sorted(self.delayed.items(), key=lambda item: -item[1])[:count]
+
 
 def convergence(rows: list[Row], closed_at: dict[str, float]) -> Convergence:
-    result = Convergence(first_attempt=0, delayed=[], never=[])
+    result = Convergence(first_attempt=0, delayed={}, never=[])
     for row in rows:
         if row.ended_at is None:
             continue
@@ -173,5 +182,14 @@ def convergence(rows: list[Row], closed_at: dict[str, float]) -> Convergence:
         if seconds <= FIRST_ATTEMPT_SECONDS:
             result.first_attempt += 1
         else:
-            result.delayed.append(seconds)
+            result.delayed[row.pk] = seconds
     return result
+
+
+def row_history(db_url: str, pk: int, ended_at: datetime) -> str:
+    """What the console recorded about one row from the moment it decided the session was over."""
+    with psycopg.connect(db_url) as conn:
+        events = conn.execute(
+            "SELECT created_at, kind, message FROM sessions_app_sessionevent WHERE session_id = %s "
+            "AND created_at >= %s ORDER BY created_at, id", (pk, ended_at)).fetchall()
+    return "; ".join(f"+{(at - ended_at).total_seconds():.1f} s {kind}: {message[:80]}" for at, kind, message in events)

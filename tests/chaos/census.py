@@ -11,6 +11,7 @@ import statistics
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -146,22 +147,17 @@ class Convergence:
 
     first_attempt: int
     delayed: dict[int, float]  # row id: seconds
+    # The same, less the time the worker or beat was down meanwhile: what the sweeps achieve.
+    delayed_while_running: dict[int, float]
     never: list[str]
 
     def describe(self, target_seconds: float) -> str:
         if not self.delayed:
             spread = "none delayed"
         else:
-            seconds = list(self.delayed.values())
-            p50, worst = statistics.median(seconds), max(seconds)
-
-            def verdict(value: float) -> str:
-                return "under" if value < target_seconds else "NOT under"
-
-            # A worker that is down (killed, restarting) holds up every close due meanwhile, so
-            # the max is where a kill shows; the p50 is what the sweeps themselves achieve.
-            spread = (f"{len(seconds)} closed after a fault: p50 {p50:.1f} s ({verdict(p50)} the "
-                      f"{target_seconds:g} s target), max {worst:.1f} s ({verdict(worst)})")
+            spread = (f"{len(self.delayed)} closed after a fault: {_spread(self.delayed, target_seconds)}; "
+                      f"not counting the time the worker or beat was down: "
+                      f"{_spread(self.delayed_while_running, target_seconds)}")
         never = f"{len(self.never)} never closed {self.never}" if self.never else "none left open"
         return f"{self.first_attempt} closed in the cloud at once; {spread}; {never}"
 
@@ -169,8 +165,21 @@ class Convergence:
         return sorted(self.delayed.items(), key=lambda item: -item[1])[:count]
 
 
-def convergence(rows: list[Row], closed_at: dict[str, float]) -> Convergence:
-    result = Convergence(first_attempt=0, delayed={}, never=[])
+def _spread(seconds_by_row: dict[int, float], target_seconds: float) -> str:
+    seconds = list(seconds_by_row.values())
+    p50, worst = statistics.median(seconds), max(seconds)
+
+    def verdict(value: float) -> str:
+        return "under" if value < target_seconds else "NOT under"
+
+    return (f"p50 {p50:.1f} s ({verdict(p50)} the {target_seconds:g} s target), "
+            f"max {worst:.1f} s ({verdict(worst)})")
+
+
+def convergence(rows: list[Row], closed_at: dict[str, float],
+                sweeps_down: Callable[[float, float], float]) -> Convergence:
+    """`sweeps_down(began, ended)`: how many of those seconds the worker or beat was down."""
+    result = Convergence(first_attempt=0, delayed={}, delayed_while_running={}, never=[])
     for row in rows:
         if row.ended_at is None:
             continue
@@ -178,11 +187,13 @@ def convergence(rows: list[Row], closed_at: dict[str, float]) -> Convergence:
         if closed is None:
             result.never.append(f"row {row.pk} {row.status}")
             continue
-        seconds = max(0.0, closed - row.ended_at.timestamp())
+        decided = row.ended_at.timestamp()
+        seconds = max(0.0, closed - decided)
         if seconds <= FIRST_ATTEMPT_SECONDS:
             result.first_attempt += 1
         else:
             result.delayed[row.pk] = seconds
+            result.delayed_while_running[row.pk] = seconds - sweeps_down(decided, closed)
     return result
 
 

@@ -47,6 +47,7 @@ class ChaosRun:
     settled_after: float
     tracebacks: int
     slowest: list[str]
+    outages: str
 
     def report(self, logs: Path) -> str:
         outcome, census = self.outcome, self.census
@@ -63,6 +64,7 @@ class ChaosRun:
             f"stopped (allowed {SETTLE_SECONDS:g} s); {len(census.rows)} rows; tracebacks logged: {self.tracebacks}",
             f"chaos: {census.counts()} (and {len(census.settling)} rows closing within their deadline); "
             f"leaks by kind {census.leaks_by_kind()}",
+            f"chaos: kills: {self.outages}",
             f"chaos: fault -> closed in the cloud: {self.convergence.describe(TWO_CYCLES)}",
             *(f"chaos: slow close {line}" for line in self.slowest),
             f"chaos: leaked {census.leaked}",
@@ -79,7 +81,8 @@ def run_chaos(cluster: Cluster, *, seed: int, seconds: float = 90, sessions: int
     watch = CloudWatch(cluster.sim_url)
     watch.start()
     began = time.monotonic()
-    outcome = Scenario(cluster, ACCOUNT, steps, seed).run()
+    scenario = Scenario(cluster, ACCOUNT, steps, seed)
+    outcome = scenario.run()
     requests.delete(f"{cluster.sim_url}/_sim/faults", timeout=10).raise_for_status()
     stopped = time.monotonic()
 
@@ -94,12 +97,12 @@ def run_chaos(cluster: Cluster, *, seed: int, seconds: float = 90, sessions: int
         census = census_now()
     settled_after = time.monotonic() - stopped
     watch.stop()
-    closing = convergence(census.rows, watch.closed_at)
+    closing = convergence(census.rows, watch.closed_at, scenario.outages.overlap)
     ended_at = {row.pk: row.ended_at for row in census.rows}
     slowest = [f"row {pk} {seconds:.1f} s: {row_history(cluster.db_url, pk, ended_at[pk])}"
                for pk, seconds in closing.slowest(SLOWEST_SHOWN)]
     return ChaosRun(
         seed=seed, outcome=outcome, census=census, convergence=closing, chaos_seconds=stopped - began,
         settled_after=settled_after, tracebacks=sum(cluster.log(name).count("Traceback") for name in cluster.procs),
-        slowest=slowest,
+        slowest=slowest, outages=scenario.outages.describe(),
     )

@@ -25,6 +25,7 @@ from tests.cluster_support import Cluster
 from .census import CLOUD_LIVE, cloud_sessions
 from .cluster import CloudAccount
 from .console_forms import ConsoleOperator
+from .outages import Outages
 from .plan import Step
 
 OPERATORS = 6
@@ -55,6 +56,7 @@ class Scenario:
         self._pool = ThreadPoolExecutor(max_workers=OPERATORS, thread_name_prefix="operator")
         self._targets = random.Random(f"{seed}-targets")
         self._began = 0.0
+        self.outages = Outages(cluster)
 
     def run(self) -> Outcome:
         """Plays every step at its time; returns when the last one has been done."""
@@ -78,6 +80,7 @@ class Scenario:
         for future in pending:
             future.result()
         self._pool.shutdown()
+        self.outages.settle()
         return self.outcome
 
     def _later(self, delay: float, kind: str, args: dict) -> None:
@@ -155,11 +158,8 @@ class Scenario:
     # -- our processes -----------------------------------------------------------------------
 
     def kill(self, args: dict) -> None:
-        name = args["process"]
-        self.cluster.kill(name)
-        self.outcome.kills.append(name)
-        time.sleep(args["down_seconds"])
-        self.cluster.restart(name)
+        self.outcome.kills.append(args["process"])
+        self.outages.kill(args["process"], down_seconds=args["down_seconds"])
 
 
 def _gist(message: str) -> str:

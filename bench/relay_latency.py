@@ -69,7 +69,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 from sessions_app import services  # noqa: E402
 from sessions_app.accounts import account_register  # noqa: E402
 from sessions_app.cloud import client_for  # noqa: E402
-from sessions_app.relay import relays  # noqa: E402
+from sessions_app.live.relay import relays  # noqa: E402
 from tcadh.frames import new_req_id, text_frame  # noqa: E402
 from tcadh_console.asgi import application  # noqa: E402
 from tests.conftest import free_port, wait_for_port  # noqa: E402

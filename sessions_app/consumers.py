@@ -1,6 +1,5 @@
 """WebSocket consumers: live updates of the dashboard and of one session's page."""
 
-import json
 import logging
 
 from autobahn.exception import Disconnected
@@ -8,9 +7,11 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import broadcast, chat, roles, selectors
+from . import broadcast, roles, selectors
+from .live import page_messages
+from .live.commands import ChatError, frame_read
+from .live.ownership import TabRouter
 from .models import LiveSession
-from .relay_owner import TabRouter
 
 logger = logging.getLogger(__name__)
 
@@ -18,9 +19,6 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 # Sent on connect so a page catches up with what happened between its render and its socket.
 RECENT_EVENTS = 100
-# The largest browser message is a stream chunk of 8000 characters, each at most six in JSON
-# ("\u0001"): anything longer is refused unread.
-FRAME_MAX_CHARS = 64 * 1024
 
 
 class JsonConsumer(AsyncJsonWebsocketConsumer):
@@ -53,35 +51,18 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
             logger.debug("a page closed before a message reached it")
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        content, problem = read_frame(text_data)
-        if problem:
-            logger.warning("%s: a frame was refused: %s", type(self).__name__, problem)
-            await self.send_json({"type": "error", "message": problem})
+        try:
+            content = frame_read(text_data)
+        except ChatError as exc:
+            logger.warning("%s: a frame was refused: %s", type(self).__name__, exc)
+            await self.send_json(page_messages.error(str(exc)))
             return
         try:
             await self.receive_json(content, **kwargs)
         except Exception:
             # A fault of ours, not of the page: the traceback is logged and the socket lives on.
             logger.exception("%s: handling a message failed", type(self).__name__)
-            await self.send_json({"type": "error", "message": "the console could not handle that message"})
-
-
-def read_frame(text_data: str | None) -> tuple[dict, str]:
-    """A browser frame as a JSON object, or what makes it unreadable (said to the page)."""
-    if text_data is None:
-        return {}, "binary frames are not accepted; send JSON text"
-    if len(text_data) > FRAME_MAX_CHARS:
-        return {}, f"the message has {len(text_data)} characters; at most {FRAME_MAX_CHARS} are read"
-    try:
-        content = json.loads(text_data)
-    except RecursionError:
-        # Python's parser recurses once per level of nesting.
-        return {}, "the message is nested too deeply"
-    except ValueError:
-        return {}, "the message is not valid JSON"
-    if not isinstance(content, dict):
-        return {}, "the message must be a JSON object"
-    return content, ""
+            await self.send_json(page_messages.error("the console could not handle that message"))
 
 
 class DashboardConsumer(JsonConsumer):
@@ -96,7 +77,7 @@ class DashboardConsumer(JsonConsumer):
         await self.channel_layer.group_discard(broadcast.DASHBOARD_GROUP, self.channel_name)
 
     async def session_update(self, message):
-        await self.send_json(_for_page(message))
+        await self.send_json(page_messages.for_page(message))
 
 
 class SessionConsumer(JsonConsumer):
@@ -115,12 +96,12 @@ class SessionConsumer(JsonConsumer):
             return
         self.session_pk = pk
         self.group = broadcast.session_group(pk)
-        self.router = TabRouter(session_pk=pk, tab=self.channel_name, user=user, local_state=chat.TabState())
+        self.router = TabRouter(session_pk=pk, tab=self.channel_name, user=user)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         # A page that reconnects may have missed changes: start it from the current state.
-        await self.send_json({"type": "session", "session": await self._summary()})
-        await self.send_json({"type": "events", "events": await self._recent_events()})
+        await self.send_json(page_messages.for_page(page_messages.session(await self._summary())))
+        await self.send_json(page_messages.events(await self._recent_events()))
         relay_state = await self.router.join()
         if relay_state:
             await self.send_json(relay_state)
@@ -152,25 +133,9 @@ class SessionConsumer(JsonConsumer):
             await self.send_json(message["reply"])
 
     async def _to_page(self, message):
-        await self.send_json(_for_page(message))
+        await self.send_json(page_messages.for_page(message))
 
-    session_update = session_event = utterance_update = relay_state = _to_page
+    # A chat batch is what the relay published together (an event and the state it moved an
+    # utterance to): it reaches the page in one frame.
+    session_update = session_event = utterance_update = relay_state = chat_batch = _to_page
 
-    async def chat_batch(self, message):
-        """What the relay published together (an event and the state it moved an utterance to)
-        reaches the page in one frame: {"type": "batch", "messages": [...]}."""
-        await self.send_json({"type": "batch", "messages": [_for_page(inner) for inner in message["messages"]]})
-
-
-def _for_page(message: dict) -> dict:
-    """What a page is sent for a message of the session's group."""
-    kind = message["type"]
-    if kind == "session.update":
-        return {"type": "session", "session": message["session"]}
-    if kind == "session.event":
-        return {"type": "event", "event": message["event"]}
-    if kind == "utterance.update":
-        return {"type": "utterance", **message["utterance"]}
-    if kind == "relay.state":
-        return {"type": "relay", **message["relay"]}
-    raise ValueError(f"no page message for {kind}")

@@ -51,18 +51,6 @@ class NewSessionForm(forms.Form):
         return data
 
 
-class SayForm(forms.Form):
-    text = forms.CharField(max_length=4000, required=False, label="Say",
-                           widget=forms.TextInput(attrs={"autocomplete": "off"}))
-    interrupt = forms.BooleanField(required=False, label="Interrupt current speech")
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("text", "").strip() and not data.get("interrupt"):
-            self.add_error("text", "Type something to say.")
-        return data
-
-
 class WebURLField(forms.URLField):
     """An http(s) address: the cloud fetches it and refuses any other scheme (ftp://, file://)."""
 

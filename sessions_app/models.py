@@ -86,6 +86,14 @@ class LiveSession(models.Model):
     # The console has decided these are over; the cloud may not have caught up yet.
     ENDED_STATUSES = (Status.CLOSING, Status.CLOSED, Status.FAILED)
 
+    def drive_refusal(self) -> str:
+        """Why the avatar cannot be driven now ("" when it can): the one rule of the chat and the
+        services, as the status of this object has it."""
+        if self.status == self.Status.STARTED:
+            return ""
+        hint = "; start it first" if self.status == self.Status.READY else ""
+        return f"the session is {self.status}{hint}"
+
     class Protocol(models.TextChoices):
         RTMP = "rtmp", "RTMP (HTTP-FLV in the page)"
         WEBRTC = "webrtc", "WebRTC (LEB)"

@@ -23,7 +23,7 @@ from tcadh.errors import TcadhError
 from tcadh.models import SessionStatus
 
 from . import broadcast, cloud
-from .models import Account, Asset, AuditEntry, LiveSession, Project, SessionEvent, Utterance
+from .models import Account, Asset, AuditEntry, LiveSession, Project, SessionEvent
 from .selectors import event_summary, session_summary
 
 logger = logging.getLogger(__name__)
@@ -386,37 +386,14 @@ def session_refresh_preparing(*, session: LiveSession) -> Preparing:
 
 def _require_started(session: LiveSession) -> None:
     session.refresh_from_db()
-    if session.status != Status.STARTED:
-        raise ServiceError(f"the session is {session.status}; start it first" if session.status == Status.READY
-                           else f"the session is {session.status}")
+    refusal = session.drive_refusal()
+    if refusal:
+        raise ServiceError(refusal)
 
 
 def session_touch(*, session: LiveSession) -> None:
     """Operator activity: what the idle sweep measures."""
     LiveSession.objects.filter(pk=session.pk).update(last_activity_at=timezone.now(), idle_warned_at=None)
-
-
-def session_say(*, user, session: LiveSession, text: str, interrupt: bool = False) -> Utterance:
-    """Speak a text through the HTTP command (no speaking status comes back on this path)."""
-    _require_started(session)
-    text = text.strip()
-    if not text and not interrupt:
-        raise ServiceError("type something to say")
-    try:
-        cloud.client_for(session.account).send_text(session.cloud_session_id, text, interrupt=interrupt)
-    except TcadhError as exc:
-        audit_record(actor=user, action="say", ok=False, session=session, detail=f"code {exc.code}: {exc.message}")
-        raise ServiceError(_cloud_message(exc)) from exc
-    except ValueError as exc:
-        raise ServiceError(str(exc)) from exc
-    with transaction.atomic():
-        utterance = Utterance.objects.create(session=session, req_id="", kind=Utterance.Kind.HTTP_TEXT, text=text,
-                                             created_by=user, state=Utterance.State.DONE)
-        session_touch(session=session)
-        event_record(session=session, kind=SessionEvent.Kind.NOTE, message=f"said over HTTP: {text[:200]}",
-                     data={"utterance": utterance.pk, "by": user.get_username()})
-        audit_record(actor=user, action="say", session=session, detail=text[:200])
-    return utterance
 
 
 @dataclass(frozen=True)

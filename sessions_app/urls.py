@@ -9,7 +9,6 @@ urlpatterns = [
     path("sessions/<id:pk>/transcript.txt", views.session_transcript, name="session_transcript"),
     path("sessions/<id:pk>/start/", views.session_start, name="session_start"),
     path("sessions/<id:pk>/close/", views.session_close, name="session_close"),
-    path("sessions/<id:pk>/say/", views.session_say, name="session_say"),
     path("sessions/<id:pk>/layout/", views.session_layout, name="session_layout"),
     path("sessions/<id:pk>/player.json", views.session_player, name="session_player"),
     path("sessions/<id:pk>/trtc-join/", views.session_trtc_join, name="session_trtc_join"),

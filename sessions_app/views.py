@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from . import lifecycle, roles, selectors, services
-from .forms import LayoutForm, NewSessionForm, SayForm
+from .forms import LayoutForm, NewSessionForm
+from .live.limits import browser_limits
 from .models import LiveSession
 
 
@@ -76,7 +77,7 @@ def session_detail(request, pk: int):
         "events": selectors.session_history(session=session),
         "transcript": selectors.session_transcript(session=session, last=TRANSCRIPT_ON_PAGE),
         "earlier_utterances": max(0, session.utterances.count() - TRANSCRIPT_ON_PAGE),
-        "say_form": SayForm(),
+        "chat_limits": browser_limits(),
         "layout_form": LayoutForm(),
     })
 
@@ -117,19 +118,6 @@ def session_close(request, pk: int):
             raise services.ServiceError("the session was already closing or closed")
 
     return _act(request, pk, close, "Session closed.")
-
-
-@require_POST
-@driver_required
-def session_say(request, pk: int):
-    form = SayForm(request.POST)
-    if not form.is_valid():
-        for error in form.errors.get("text", []) + form.non_field_errors():
-            messages.error(request, error)
-        return redirect("session_detail", pk=pk)
-    data = form.cleaned_data
-    return _act(request, pk, lambda s: services.session_say(user=request.user, session=s, text=data["text"],
-                                                            interrupt=data["interrupt"]), "Sent.")
 
 
 @require_POST

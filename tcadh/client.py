@@ -174,10 +174,15 @@ class TcadhClient:
         query = signed_query(self.appkey, self._accesstoken, {"requestid": session_id})
         return f"{scheme}://{parts.netloc}{parts.path}{CHANNEL_PATH}?{query}"
 
-    def open_channel(self, session_id: str, **kw: Any) -> CommandChannel:
-        """A connected ``CommandChannel``; keyword arguments go to its constructor."""
+    async def open_channel(self, session_id: str, **kw: Any) -> CommandChannel:
+        """A connected ``CommandChannel`` (close it with ``aclose()`` or ``async with``); keyword
+        arguments go to its constructor."""
         channel = CommandChannel(lambda: self.channel_url(session_id), session_id, **kw)
-        channel.connect()
+        try:
+            await channel.connect()
+        except BaseException:
+            await channel.aclose()
+            raise
         return channel
 
     # -- transport --------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Pure builders and parsers of command-channel frames (PROTOCOL §11). No I/O here.
 
-Everything returns plain dicts ready for ``json.dumps`` so any transport (the blocking
-``CommandChannel`` or an asynchronous relay) can send them.
+Everything returns plain dicts ready for ``json.dumps``, which ``channel.CommandChannel`` sends.
 """
 from __future__ import annotations
 

@@ -301,6 +301,23 @@ PERMISSIONS_POLICY = {
     "accelerometer": [], "gyroscope": [], "magnetometer": [],
 }
 
+# The chat relay: each started session's command channel, shared by the tabs that have it open.
+# After the last tab leaves, the channel stays this long for a reload to find it.
+TCADH_RELAY_GRACE_SECONDS = float(os.environ.get("TCADH_RELAY_GRACE_SECONDS", "10"))
+# ... and then until what was queued is sent, for at most this long.
+TCADH_RELAY_DRAIN_SECONDS = float(os.environ.get("TCADH_RELAY_DRAIN_SECONDS", "30"))
+# Frames queued per session before a page is told to wait.
+TCADH_RELAY_OUTBOX = int(os.environ.get("TCADH_RELAY_OUTBOX", "256"))
+TCADH_RELAY_OPEN_TIMEOUT = float(os.environ.get("TCADH_RELAY_OPEN_TIMEOUT", "10"))
+TCADH_RELAY_SEND_TIMEOUT_SECONDS = float(os.environ.get("TCADH_RELAY_SEND_TIMEOUT_SECONDS", "5"))
+# Reconnection waits this, doubling up to the maximum.
+TCADH_RELAY_BACKOFF_SECONDS = float(os.environ.get("TCADH_RELAY_BACKOFF_SECONDS", "0.5"))
+TCADH_RELAY_BACKOFF_MAX_SECONDS = float(os.environ.get("TCADH_RELAY_BACKOFF_MAX_SECONDS", "15"))
+# Between 30 s and 1 min apart, as the cloud asks (PROTOCOL §11.6).
+TCADH_RELAY_HEARTBEAT_SECONDS = float(os.environ.get("TCADH_RELAY_HEARTBEAT_SECONDS", "40"))
+# Texts are held, not refused, to keep them more than 1 s apart (PROTOCOL §11.3).
+TCADH_RELAY_TEXT_INTERVAL_SECONDS = float(os.environ.get("TCADH_RELAY_TEXT_INTERVAL_SECONDS", "1.1"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -11,12 +11,13 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .auth import AuthError, authenticate
-from .commands import CHANNEL_COMMANDS, parse_command, run_command
+from .commands import CHANNEL_COMMANDS, SEND_HEARTBEAT, parse_command, run_command
 from .errors import (
     SESSION_CLOSED,
     SESSION_NOT_READY,
     SESSION_NOT_STARTED,
     SESSION_UNKNOWN,
+    TOO_FREQUENT,
     WRONG_TIME,
     ApiError,
 )
@@ -46,6 +47,7 @@ class Connection:
         self.session = session
         self.sim = sim
         self.last_frame = sim.clock.monotonic()
+        self.last_heartbeat = self.last_frame  # the channel's opening counts as one
         self._outbox: asyncio.Queue[dict[str, Any] | _Close] = asyncio.Queue()
         self._closing = False
 
@@ -96,13 +98,27 @@ class Connection:
             await self.websocket.send_text(json.dumps(item, ensure_ascii=False))
 
     async def _watch_idle(self) -> None:
-        limit = self.sim.config.timing.ws_idle_close_seconds
+        timing = self.sim.config.timing
+        limit, heartbeat_limit = timing.ws_idle_close_seconds, timing.heartbeat_max_interval_seconds
         while True:
-            remaining = self.last_frame + limit - self.sim.clock.monotonic()
+            now = self.sim.clock.monotonic()
+            remaining = self.last_frame + limit - now
             if remaining <= 0:
                 self._shut(CLOSE_NORMAL, f"no upstream frame for {limit:g} s")
                 return
+            if heartbeat_limit > 0:
+                heartbeat_remaining = self.last_heartbeat + heartbeat_limit - now
+                if heartbeat_remaining <= 0:
+                    self._shut(CLOSE_NORMAL, f"no heartbeat for {heartbeat_limit:g} s")
+                    return
+                remaining = min(remaining, heartbeat_remaining)
             await asyncio.sleep(remaining)
+
+    def _heartbeat(self) -> None:
+        minimum = self.sim.config.timing.heartbeat_min_interval_seconds
+        if minimum > 0 and self.last_frame - self.last_heartbeat < minimum:
+            raise ApiError(TOO_FREQUENT, f"SEND_HEARTBEAT more often than once every {minimum:g} s")
+        self.last_heartbeat = self.last_frame
 
     async def _read(self) -> None:
         while True:
@@ -138,6 +154,8 @@ class Connection:
             frame.update(command=command.name, data=summarize_data(command.data), seq=command.data.get("Seq"))
             if command.session_id != self.session.session_id:
                 raise bad("Payload.SessionId", "does not match the session of this channel")
+            if command.name == SEND_HEARTBEAT:
+                self._heartbeat()
             run_command(self.sim.store, self.session, command)
         except ApiError as exc:
             frame["code"] = exc.code

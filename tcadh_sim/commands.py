@@ -8,8 +8,10 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from .bot import answer_chunks
+from .bot import answer_chunks, thinking
+from .config import Behaviour
 from .errors import WRONG_TIME, ApiError
+from .ssml import ssml_problem
 from .state import Session, SessionStore
 from .validate import bad, opt_bool, opt_int, opt_object, opt_str, req_int, req_str
 
@@ -56,13 +58,21 @@ def run_command(store: SessionStore, session: Session, command: Command, *, over
     if command.name == SEND_TEXT:
         _send_text(store, session, command, over_http=over_http)
     elif command.name == SEND_STREAMTEXT:
-        _send_stream_text(session, command)
+        _send_stream_text(session, command, store.config.behaviour)
     else:
         _send_audio(session, command)
 
 
 def _utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
+
+
+def _check_ssml(text: str, behaviour: Behaviour) -> None:
+    """SSML must be well-formed where it is allowed (SEND_TEXT, clause-mode streams), unless
+    [behaviour] ssml_well_formed is "ignore"."""
+    problem = ssml_problem(text) if behaviour.ssml_well_formed == "refuse" else None
+    if problem:
+        raise bad("Data.Text", f"SSML is not well-formed: {problem}")
 
 
 def _send_text(store: SessionStore, session: Session, command: Command, *, over_http: bool) -> None:
@@ -84,36 +94,48 @@ def _send_text(store: SessionStore, session: Session, command: Command, *, over_
         raise bad("Data.Text", f"at most {WS_TEXT_MAX_BYTES} bytes (UTF-8)")
     if not text and not interrupt:
         raise bad("Data.Text", "required unless Interrupt is true")
+    _check_ssml(text, store.config.behaviour)
     now = store.clock.monotonic()
     # A bare interrupt speaks nothing, so it is not held to the text spacing rule.
     if text:
         session.check_text_spacing(now, store.config.behaviour.text_interval_seconds)
     use_bot = bool(text) and chat == "" and session.has_bot
-    chunks = answer_chunks(text) if use_bot else []
     assert session.speaker is not None
-    session.speaker.text(command.req_id, "".join(chunks) if use_bot else text, interrupt=interrupt)
+    session.speaker.check_text_allowed()
+    if use_bot:
+        chunks = answer_chunks(text)
+        _emit_dialogue(session, command.req_id, text, chunks)
+        text = "".join(chunks)
+    session.speaker.text(command.req_id, text, interrupt=interrupt)
     if text:
         session.last_text_at = now
-    if use_bot:
-        base = {"SessionId": session.session_id, "ReqId": command.req_id}
-        session.emit({"Type": 1, **base, "Seq": 0, "Text": text})
-        for i, chunk in enumerate(chunks, start=1):
-            session.emit(
-                {
-                    "Type": 4,
-                    **base,
-                    "Seq": i,
-                    "Text": text,
-                    "TextPro": chunk,
-                    "TextDisplay": chunk,
-                    "ContentType": 1,
-                    "TtsSupport": True,
-                    "Final": i == len(chunks),
-                    "IsHighLight": False,
-                    "Uninterrupt": False,
-                    "Muted": False,
-                }
-            )
+
+
+def _emit_dialogue(session: Session, req_id: str, question: str, chunks: list[str]) -> None:
+    """A bound bot's round, ahead of its speech: the input echo (Type 1), the model's reasoning
+    (Type 5, PROTOCOL.md §11.8.2, 2025+ docs) and the answer in chunks (Type 4)."""
+    base = {"SessionId": session.session_id, "ReqId": req_id}
+    session.emit({"Type": 1, **base, "Seq": 0, "Text": question})
+    reasoning = thinking(question)
+    session.emit({"Type": 5, **base, "Seq": 0, "Text": question, "TextPro": reasoning, "TextDisplay": reasoning,
+                  "ContentType": 1, "Final": True})
+    for i, chunk in enumerate(chunks, start=1):
+        session.emit(
+            {
+                "Type": 4,
+                **base,
+                "Seq": i,
+                "Text": question,
+                "TextPro": chunk,
+                "TextDisplay": chunk,
+                "ContentType": 1,
+                "TtsSupport": True,
+                "Final": i == len(chunks),
+                "IsHighLight": False,
+                "Uninterrupt": False,
+                "Muted": False,
+            }
+        )
 
 
 def _positive_seq(data: dict[str, Any]) -> int:
@@ -123,7 +145,7 @@ def _positive_seq(data: dict[str, Any]) -> int:
     return seq
 
 
-def _send_stream_text(session: Session, command: Command) -> None:
+def _send_stream_text(session: Session, command: Command, behaviour: Behaviour) -> None:
     data = command.data
     text = opt_str(data, "Text", "Data")
     if _utf8_len(text) > STREAM_PACKET_MAX_BYTES:
@@ -135,6 +157,9 @@ def _send_stream_text(session: Session, command: Command) -> None:
     insert = opt_bool(data, "IsInsertSentence", "Data")
     opt_bool(data, "SmartActionEnabled", "Data")
     opt_str(data, "VideoSeiInfo", "Data")
+    if sentence:
+        # A clause is complete, so its tags are too; non-clause fragments may split a tag.
+        _check_ssml(text, behaviour)
     assert session.speaker is not None
     session.speaker.stream(
         command.req_id, seq, text, final=final, interrupt=interrupt, sentence=sentence, insert=insert
@@ -156,6 +181,7 @@ def _send_audio(session: Session, command: Command) -> None:
         raise bad("Data.Audio", f"at most {AUDIO_PACKET_MAX_BYTES} bytes of PCM per packet (160 ms)")
     seq = _positive_seq(data)
     final = opt_bool(data, "IsFinal", "Data")
+    interrupt = opt_bool(data, "Interrupt", "Data")
     opt_str(data, "VideoSeiInfo", "Data")
     assert session.speaker is not None
-    session.speaker.audio(command.req_id, seq, pcm, final=final)
+    session.speaker.audio(command.req_id, seq, pcm, final=final, interrupt=interrupt)

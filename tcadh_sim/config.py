@@ -24,6 +24,12 @@ class Timing:
     ws_idle_close_seconds: float = 180.0
     session_idle_close_seconds: float = 600.0
     timestamp_window_seconds: float = 300.0
+    # Heartbeat interval limits (PROTOCOL.md §11.6; the docs say > 30 s and < 1 min or < 10 min,
+    # real clients ping every 10 s to 120 s and all work, so both are off by default).
+    # min: a SEND_HEARTBEAT sooner than this after the previous one is answered 100012.
+    # max: a channel that sent no heartbeat for this long is closed, whatever else it sent.
+    heartbeat_min_interval_seconds: float = 0.0
+    heartbeat_max_interval_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,26 @@ class Behaviour:
     # An interrupt (stream) or empty final packet (audio) for an utterance that already ended, as
     # the Web SDK's stop() sends: "ignore" makes it a no-op, "error" answers 110015.
     late_interrupt: str = "ignore"
+    # SSML in SEND_TEXT and clause-mode streams: "refuse" answers 100001 for a tag that is cut
+    # off, unquoted or never closed (a loose check, tag names are not), "ignore" speaks it anyway.
+    ssml_well_formed: str = "refuse"
+    # Which Waiting* speak states to send: "none"; "start" (WaitingTextStart / WaitingAudioStart
+    # just before TextStart / AudioStart, the "optional" first step PROTOCOL.md §11.8.4 sketches);
+    # "all" (also WaitingTextOver / WaitingAudioOver between the start and the end, an inference).
+    # Off by default: clients built on the documented sequences see exactly those.
+    waiting_states: str = "none"
+    # Data.Interrupt on SEND_AUDIO: "accept" stops the audio with AudioOver FinalType 3,
+    # "refuse" answers 100001 (the docs know only the IsFinal packet).
+    audio_interrupt: str = "accept"
+    # Audio pacing (PROTOCOL.md §11.5): after the first audio_burst_packets data packets, the
+    # real-time factor (time taken to send / audio duration sent) over the last
+    # audio_rtf_window_packets packets must not fall below audio_min_real_time_factor, or the packet
+    # is refused with 100012 and not played (the documented rate limiting); 0 turns the rule off.
+    # The slack absorbs the jitter of a client sending on a 120 ms schedule (factor 0.75 exactly).
+    audio_min_real_time_factor: float = 0.75
+    audio_burst_packets: int = 6
+    audio_rtf_window_packets: int = 10
+    audio_pacing_slack_seconds: float = 0.05
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -51,16 +77,20 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "ws_reject_mode": ("refuse", "error-frame"),
     "non_clause_ssml": ("ignore", "refuse"),
     "late_interrupt": ("ignore", "error"),
+    "audio_interrupt": ("accept", "refuse"),
+    "waiting_states": ("none", "start", "all"),
+    "ssml_well_formed": ("refuse", "ignore"),
 }
 
 
 @dataclass(frozen=True)
 class Play:
     # The play domain put in rtmp:// and webrtc:// addresses, as the real cloud's
-    # liveplay.ivh.qq.com (PROTOCOL.md §8): a host with no port, whose HTTP twins
-    # (https://<domain>/live/<id>.flv and .m3u8) a proxy in front of this simulator serves.
-    # Empty: the host and port the API was called on, the one place a bare simulator serves
-    # them; Tencent's LEB player refuses such an address for its port, HTTP players do not.
+    # liveplay.ivh.qq.com (PROTOCOL.md §8): a host, port-less to match the real shape, whose
+    # HTTP twins (http(s)://<domain>/live/<id>.flv and .m3u8) a proxy in front of this simulator
+    # serves. Empty: the host and port the API was called on, the one place a bare simulator
+    # serves the twins; Tencent's LEB player refuses such an address for its port, HTTP players
+    # do not. The simulator serves no RTMP or WebRTC itself.
     domain: str = ""
 
 

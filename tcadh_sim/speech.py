@@ -1,5 +1,6 @@
 """The avatar's speech: turns drive commands into downstream Type 3 speak-status events whose
-timing follows the text length or the audio duration, and tells the video hub what to show.
+timing follows the text length or the audio duration (and Type 2 events telling what a
+non-clause stream will say), enforces the audio pacing rule, and tells the video hub what to show.
 
 One `Speaker` per session; at most one utterance is current. Everything runs on the event loop
 that serves the requests, so no locking is needed.
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from .config import Behaviour
-from .errors import WRONG_TIME, ApiError
+from .errors import TOO_FREQUENT, WRONG_TIME, ApiError
 from .validate import bad
 
 PCM_BYTES_PER_SECOND = 16000 * 2  # 16 kHz, 16-bit, mono
@@ -72,6 +73,12 @@ class _Utterance:
     task: asyncio.Task[None] | None = None
     done: bool = False
     begun: bool = False
+    speaking: bool = False  # TextStart (or AudioStart) was sent
+    waiting_over: bool = False  # WaitingTextOver (or WaitingAudioOver) was sent
+    data_packets: int = 0  # audio packets with PCM taken so far
+    audio_seconds: float = 0.0  # their duration
+    # (arrival time, audio_seconds before it) of the recent data packets past the burst
+    paced: deque[tuple[float, float]] = field(default_factory=deque)
 
     def next_piece(self) -> _Piece | None:
         # The first clause is being processed from the moment it arrives, so an insertion that
@@ -109,11 +116,16 @@ class Speaker:
 
     # -- commands ---------------------------------------------------------------------------
 
-    def text(self, req_id: str, text: str, *, interrupt: bool) -> None:
-        """SEND_TEXT: non-empty text always replaces current speech; empty + Interrupt stops it."""
+    def check_text_allowed(self) -> None:
+        """SEND_TEXT waits for audio to be over (PROTOCOL.md §11.7 rule 3)."""
         current = self._current
         if current is not None and current.kind == "audio":
             raise ApiError(WRONG_TIME, "audio is being driven: send its IsFinal packet and wait for AudioOver")
+
+    def text(self, req_id: str, text: str, *, interrupt: bool) -> None:
+        """SEND_TEXT: non-empty text always replaces current speech; empty + Interrupt stops it."""
+        self.check_text_allowed()
+        current = self._current
         if current is not None:
             self._interrupt(current)
         if not text:
@@ -169,8 +181,15 @@ class Speaker:
         self._add_text(utterance, seq, text, final=final, insert=insert)
         self._start(utterance, self._run_text)
 
-    def audio(self, req_id: str, seq: int, pcm: bytes, *, final: bool) -> None:
-        """SEND_AUDIO: PCM packets of one utterance share a ReqId; the final packet ends it."""
+    def audio(self, req_id: str, seq: int, pcm: bytes, *, final: bool, interrupt: bool = False) -> None:
+        """SEND_AUDIO: PCM packets of one utterance share a ReqId; the final packet ends it.
+
+        `interrupt` (Data.Interrupt, not in the docs; one third-party design note says it stops
+        the audio at once and AudioOver then carries FinalType 3, PROTOCOL.md §11.5) is the
+        [behaviour] audio_interrupt knob: "accept" does just that, "refuse" answers 100001."""
+        if interrupt:
+            self._interrupt_audio(req_id)
+            return
         current = self._current
         if current is not None and current.kind != "audio":
             raise ApiError(
@@ -193,17 +212,28 @@ class Speaker:
                 raise bad("Data.Seq", f"a new audio utterance (new ReqId) must start at Seq 1, got {seq}")
             utterance = _Utterance("audio", req_id, self._now())
             utterance.play_end = self._now()
+            self._waiting(req_id, "WaitingAudioStart")
             self._status(req_id, "AudioStart")
+            utterance.speaking = True
             self._start(utterance, self._run_audio)
         now = self._now()
         utterance.last_seq = seq
         utterance.last_packet = now
+        if pcm and self._sent_too_fast(utterance, now):
+            factor = self._behaviour.audio_min_real_time_factor
+            raise ApiError(
+                TOO_FREQUENT,
+                f"audio sent faster than real time x {factor:g} after the first "
+                f"{self._behaviour.audio_burst_packets} packets; this packet is dropped",
+            )
         if pcm:
             self._hub.push_audio(self._sid, pcm)
             utterance.play_end = max(now, utterance.play_end) + len(pcm) / PCM_BYTES_PER_SECOND
+            utterance.audio_seconds += len(pcm) / PCM_BYTES_PER_SECOND
         if final:
             utterance.final = True
             utterance.final_type = 1
+            self._end_known(utterance)
         utterance.wake.set()
 
     def shutdown(self) -> None:
@@ -214,6 +244,54 @@ class Speaker:
         self._current = None
 
     # -- internals --------------------------------------------------------------------------
+
+    def _sent_too_fast(self, utterance: _Utterance, now: float) -> bool:
+        """The pacing rule of PROTOCOL.md §11.5, over a sliding window of packets (see the
+        [behaviour] audio_* knobs). A refused packet is not counted, so a client that slows down
+        is taken again at once."""
+        behaviour = self._behaviour
+        if utterance.paced and behaviour.audio_min_real_time_factor > 0:
+            since, audio_then = utterance.paced[0]
+            audio = utterance.audio_seconds - audio_then
+            if audio > 0 and (now - since + behaviour.audio_pacing_slack_seconds) / audio < (
+                behaviour.audio_min_real_time_factor
+            ):
+                return True
+        utterance.data_packets += 1
+        if utterance.data_packets >= behaviour.audio_burst_packets:
+            utterance.paced.append((now, utterance.audio_seconds))
+            while len(utterance.paced) > max(1, behaviour.audio_rtf_window_packets):
+                utterance.paced.popleft()
+        return False
+
+    def _interrupt_audio(self, req_id: str) -> None:
+        if self._behaviour.audio_interrupt == "refuse":
+            raise bad("Data.Interrupt", "not supported for SEND_AUDIO: send the IsFinal packet to stop audio")
+        current = self._current
+        if current is not None and current.kind == "audio" and current.req_id == req_id:
+            current.final_type = 3
+            self._interrupt(current)
+        elif current is not None and current.kind != "audio":
+            raise ApiError(
+                WRONG_TIME, "text is being spoken: interrupt it with SEND_TEXT Interrupt and wait for TextOver"
+            )
+        elif req_id not in self._ended or not self._late_interrupt_ignored():
+            raise ApiError(WRONG_TIME, f"audio {req_id} is not being driven")
+
+    def _waiting(self, req_id: str, status: str) -> None:
+        """The Waiting* speak states (PROTOCOL.md §11.8.3 lists them; where they fall is
+        UNCONFIRMED, [behaviour] waiting_states): WaitingTextStart / WaitingAudioStart when a drive
+        is taken on, just before TextStart / AudioStart; with "all", WaitingTextOver /
+        WaitingAudioOver too, once the end is known (the final packet, or the whole SEND_TEXT)
+        while the avatar still speaks."""
+        wanted = self._behaviour.waiting_states
+        if wanted == "all" or (wanted == "start" and status.endswith("Start")):
+            self._status(req_id, status)
+
+    def _end_known(self, utterance: _Utterance) -> None:
+        if utterance.speaking and utterance.final and not utterance.waiting_over and not utterance.done:
+            utterance.waiting_over = True
+            self._waiting(utterance.req_id, "WaitingAudioOver" if utterance.kind == "audio" else "WaitingTextOver")
 
     def _late_interrupt_ignored(self) -> bool:
         """A stop for an utterance that already ended (PROTOCOL.md §12, UNCONFIRMED): the Web
@@ -229,9 +307,12 @@ class Speaker:
             (utterance.inserts if insert else utterance.pieces).append(piece)
         if final:
             utterance.final = True
+            self._end_known(utterance)
         utterance.wake.set()
 
     def _start(self, utterance: _Utterance, runner: Callable[[_Utterance], Any]) -> None:
+        if utterance.kind != "audio":
+            self._waiting(utterance.req_id, "WaitingTextStart")
         self._current = utterance
         utterance.task = asyncio.get_running_loop().create_task(runner(utterance))
 
@@ -254,6 +335,16 @@ class Speaker:
         if self._current is utterance:
             self._current = None
 
+    def _content(self, req_id: str, piece: _Piece) -> None:
+        """Type 2: what the avatar is about to say of a non-clause stream, as the server parsed it
+        from the fragments (PROTOCOL.md §11.8.2); Text and TextDisplay without SSML tags."""
+        plain = spoken_text(piece.text)
+        self._emit({
+            "Type": 2, "SessionId": self._sid, "ReqId": req_id, "Seq": piece.seq,
+            "Text": plain, "TextPro": piece.text, "TextDisplay": plain,
+            "ContentType": 9 if has_ssml(piece.text) else 1, "Uninterrupt": False, "Muted": False,
+        })
+
     def _status(self, req_id: str, status: str, seq: int = 0, **extra: Any) -> None:
         self._emit({"Type": 3, "SessionId": self._sid, "ReqId": req_id, "Seq": seq, "SpeakStatus": status, **extra})
 
@@ -263,6 +354,7 @@ class Speaker:
         if utterance.kind != "clause" and remaining <= 0:
             utterance.final = True
             utterance.final_type = 2
+            self._end_known(utterance)
             return
         utterance.wake.clear()
         timeout = None if utterance.kind == "clause" else remaining
@@ -278,7 +370,10 @@ class Speaker:
             if piece is not None:
                 if not started:
                     self._status(utterance.req_id, "TextStart")
-                    started = True
+                    started = utterance.speaking = True
+                    self._end_known(utterance)
+                if utterance.kind == "stream":
+                    self._content(utterance.req_id, piece)
                 if utterance.kind == "clause":
                     self._status(utterance.req_id, "SentenceStart", piece.seq)
                     # Flow control: the next clause may be sent as soon as this one plays.

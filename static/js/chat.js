@@ -22,7 +22,8 @@ function setUp() {
   const connectionEl = document.getElementById("chat-connection");
   const heartbeatEl = document.getElementById("chat-heartbeat");
   const audioDriver = box.dataset.driverType === "3";
-  const STREAM_CHUNK = 2000;
+  // The server's limits, rendered into the page (sessions_app/live/limits.py).
+  const limits = JSON.parse(document.getElementById("chat-limits").textContent);
   const HOLD_MS = 350; // a press longer than this is push-to-talk; shorter is a toggle click
 
   let socketState = "connecting";
@@ -45,8 +46,8 @@ function setUp() {
     event.preventDefault();
     const text = message.value.trim();
     if (!text) return;
-    if (new TextEncoder().encode(text).length > 4000) {
-      showError("That is more than 4000 bytes: use Stream for long text.");
+    if (new TextEncoder().encode(text).length > limits.say_max_bytes) {
+      showError(`That is more than ${limits.say_max_bytes} bytes: use Stream for long text.`);
       return;
     }
     if (send({ type: "say", text, use_bot: useBot.checked })) { message.value = ""; showError(""); }
@@ -63,7 +64,7 @@ function setUp() {
     const text = message.value;
     if (!text.trim()) return;
     if (!send({ type: "stream", action: "start" })) return;
-    for (const chunk of codePointChunks(text, STREAM_CHUNK)) send({ type: "stream", action: "chunk", text: chunk });
+    for (const chunk of codePointChunks(text, limits.stream_chunk_chars)) send({ type: "stream", action: "chunk", text: chunk });
     send({ type: "stream", action: "end" });
     message.value = "";
     showError("");
@@ -120,6 +121,8 @@ function setUp() {
   // -- microphone ---------------------------------------------------------------------------
 
   const mic = new Microphone({
+    sampleRate: limits.audio_sample_rate,
+    packetBytes: limits.audio_chunk_max_bytes,
     onPacket: (pcm, final) => send(final ? { type: "audio", pcm, final: true } : { type: "audio", pcm }),
     onLevel: (level) => { meter.value = level; },
   });

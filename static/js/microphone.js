@@ -31,9 +31,12 @@ export class Microphone {
   // onPacket(pcm, final): each full packet; on stop, what is left with final true (only when
   // something was sent: a press too short to fill one packet has nothing to finish).
   // onLevel(level): the input level, 0..1, about every 50 ms; 0 once released.
-  constructor({ onPacket, onLevel = () => {} }) {
+  // sampleRate, packetBytes: what the console takes (the chat box passes the server's limits).
+  constructor({ onPacket, onLevel = () => {}, sampleRate = 16000, packetBytes = 5120 }) {
     this.onPacket = onPacket;
     this.onLevel = onLevel;
+    this.sampleRate = sampleRate;
+    this.packetBytes = packetBytes;
     this.capture = null;
   }
 
@@ -63,7 +66,7 @@ export class Microphone {
     }
     const source = capture.context.createMediaStreamSource(capture.stream);
     capture.node = new AudioWorkletNode(capture.context, "pcm-capture", {
-      processorOptions: { targetRate: 16000, packetBytes: 5120 },
+      processorOptions: { targetRate: this.sampleRate, packetBytes: this.packetBytes },
     });
     capture.node.port.onmessage = ({ data }) => this.#receive(capture, data);
     // A silent route to the output keeps the worklet running without playing the voice back.

@@ -4,7 +4,7 @@
 class PcmCapture extends AudioWorkletProcessor {
   constructor(options) {
     super();
-    const { targetRate = 16000, packetBytes = 5120 } = options.processorOptions ?? {};
+    const { targetRate, packetBytes } = options.processorOptions;
     this.step = sampleRate / targetRate; // input samples per output sample
     this.packetSamples = packetBytes / 2;
     this.packet = new Int16Array(this.packetSamples);

@@ -66,11 +66,17 @@ class SessionEncoder:
         self._on_tags = on_tags
         self._on_failure = on_failure
         self._hls = hls
+        self._hls_wanted = threading.Event()
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"flv-{session_id}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
+
+    def want_hls(self) -> None:
+        """An HLS player asked: from the next keyframe on, the packets go into segments too.
+        Until then no segment is written, which keeps FLV-only sessions at their old cost."""
+        self._hls_wanted.set()
 
     def stop(self) -> None:
         """Ask the worker to finish; it exits within one frame interval."""
@@ -109,8 +115,6 @@ class SessionEncoder:
             audio = container.add_stream("aac", rate=AUDIO_OUTPUT_RATE, layout="mono")
             container.start_encoding()
             self._on_tags(reader.feed(sink.drain()))
-            if self._hls is not None:
-                hls = HlsWriter(self._hls, video, audio)
 
             audio_time_base = Fraction(1, SAMPLE_RATE)
             start = time.monotonic()
@@ -138,6 +142,10 @@ class SessionEncoder:
                 packets += audio.encode(sound)  # resampled to the AAC rate inside PyAV
 
                 container.mux(packets)
+                if hls is None and self._hls is not None and self._hls_wanted.is_set():
+                    # A segment must start with a picture a decoder can start from.
+                    if any(p.stream is video and p.is_keyframe for p in packets):
+                        hls = HlsWriter(self._hls, video, audio)
                 if hls is not None:
                     hls.mux(packets)
                 tags = reader.feed(sink.drain())

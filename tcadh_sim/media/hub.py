@@ -43,6 +43,7 @@ class StreamStats:
     encoding: bool
     encoder_runs: int  # how many times an encoder was started for this session
     viewer_skips: int  # times a slow viewer was moved ahead to a later keyframe
+    hls_written: bool = False  # the current encoder run has written an HLS playlist
 
 
 @dataclass(eq=False)
@@ -139,6 +140,7 @@ class StreamHub:
             encoding=stream.encoder is not None,
             encoder_runs=stream.encoder_runs,
             viewer_skips=stream.viewer_skips,
+            hls_written=stream.hls is not None and stream.hls.playlist.exists(),
         )
 
     async def aclose(self) -> None:
@@ -175,6 +177,8 @@ class StreamHub:
         stream.hls_until = time.monotonic() + HLS_LEASE_SECONDS
         if stream.encoder is None:
             self._start_encoder(stream)
+        if stream.encoder is not None:
+            stream.encoder.want_hls()
         if stream.hls_lease is None or stream.hls_lease.done():
             stream.hls_lease = asyncio.get_running_loop().create_task(self._expire_hls_lease(stream))
 

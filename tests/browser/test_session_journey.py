@@ -44,8 +44,8 @@ def test_create_watch_say_close(console, page):
     page.wait_for_function(f"() => document.querySelector('video').currentTime > {first} + 1", timeout=20_000)
     assert video.evaluate(FRAME_VARIETY_JS) > 8
 
-    page.get_by_role("textbox", name="Say").fill("你好, welcome to the demo")
-    page.get_by_role("button", name="Say", exact=True).click()
+    page.get_by_role("textbox", name="Message").fill("你好, welcome to the demo")
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_role("log")).to_contain_text("你好, welcome to the demo")
     page.wait_for_timeout(1500)
     screenshot(page, "session-started")

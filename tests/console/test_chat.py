@@ -12,9 +12,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from sessions_app import drive_rights
+from sessions_app.live import drive_rights
+from sessions_app.live.relay import relays
 from sessions_app.models import SessionEvent, Utterance
-from sessions_app.relay import relays
 
 from tests.conftest import ROOT
 

@@ -10,9 +10,8 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from sessions_app.chat import STREAM_CHUNK_MAX_CHARS
-from sessions_app.consumers import FRAME_MAX_CHARS
-from sessions_app.relay import relays
+from sessions_app.live.limits import FRAME_MAX_CHARS, STREAM_CHUNK_MAX_CHARS
+from sessions_app.live.relay import relays
 from tcadh.frames import AUDIO_PACKET_BYTES, TEXT_MAX_BYTES
 
 from .helpers import started_session

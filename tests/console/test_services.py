@@ -3,7 +3,7 @@
 import pytest
 
 from sessions_app import services
-from sessions_app.models import AuditEntry, LiveSession, SessionEvent, Utterance
+from sessions_app.models import AuditEntry, LiveSession, SessionEvent
 
 from .helpers import create_session, started_session, wait_ready
 
@@ -27,16 +27,13 @@ def test_create_poll_start_say_close(sim, account, operator):
     session.refresh_from_db()
     assert session.status == Status.STARTED and session.started_at is not None
 
-    utterance = services.session_say(user=operator, session=session, text="你好, hello")
-    assert utterance.kind == Utterance.Kind.HTTP_TEXT and utterance.text == "你好, hello"
-
     assert services.session_close(user=operator, session=session) is True
     session.refresh_from_db()
     assert session.status == Status.CLOSED and session.close_reason == "closed by operator"
     assert sim_state(sim, session)["status"] == 2
 
     actions = list(AuditEntry.objects.filter(session=session).order_by("id").values_list("action", flat=True))
-    assert actions == ["create_from_project", "start", "say", "close"]
+    assert actions == ["create_from_project", "start", "close"]
     statuses = [e.data.get("status") for e in SessionEvent.objects.filter(session=session, kind="status")]
     assert statuses == ["preparing", "ready", "started", "closing", "closed"]
 
@@ -105,11 +102,12 @@ def test_session_not_ready_in_time_is_failed_and_closed_in_the_cloud(sim, accoun
     assert session.cloud_closed_at is not None
 
 
-def test_say_needs_a_started_session(sim, account, operator):
+def test_layout_needs_a_started_session(sim, account, operator):
     session = wait_ready(create_session(operator, account))
+    config = services.SpaceConfig(position=0.1, position_vertical=0.0, zoom=1.2)
     with pytest.raises(services.ServiceError, match="start it first"):
-        services.session_say(user=operator, session=session, text="hello")
-    assert not Utterance.objects.exists()
+        services.session_update_config(user=operator, session=session, config=config)
+    assert not AuditEntry.objects.filter(action="update_config").exists()
 
 
 def test_layout_update_reaches_the_cloud_and_its_rate_limit_is_explained(sim, account, operator):

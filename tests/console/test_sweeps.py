@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from sessions_app import services, sweeps, tasks
+from sessions_app.live.utterances import utterance_open
 from sessions_app.models import AuditEntry, LiveSession, SessionEvent
 from tcadh import SessionStatus, TcadhClient
 
@@ -93,7 +94,7 @@ def test_driving_clears_the_warning_and_keeps_the_session(sim, account, operator
     session = started_session(operator, account)
     make_idle(session, 40)
     sweeps.sessions_idle_sweep()
-    services.session_say(user=operator, session=session, text="still here")
+    utterance_open(session=session, user=operator, kind="text", req_id="r-still-here", text="still here")
     session.refresh_from_db()
     assert session.idle_warned_at is None
     assert sweeps.sessions_idle_sweep().closed == []

@@ -4,11 +4,12 @@ import pytest
 from django.urls import reverse
 
 from sessions_app import views
+from sessions_app.live.limits import browser_limits
 from sessions_app.models import AuditEntry, LiveSession, SessionEvent, Utterance
 
 from .helpers import create_session, started_session, wait_ready
 
-ACTIONS = ["session_start", "session_close", "session_say", "session_layout"]
+ACTIONS = ["session_start", "session_close", "session_layout"]
 
 
 def cloud_calls(sim) -> int:
@@ -120,14 +121,14 @@ def test_player_source_is_the_flv_twin_of_the_rtmp_address(client, sim, account,
     assert data["source"] == {"kind": "flv", "url": f"{sim.base_url}/live/{session.cloud_session_id}.flv"}
 
 
-def test_say_from_the_page(client, sim, account, operator):
+def test_the_page_has_no_http_say_form_and_carries_the_chat_limits(client, sim, account, operator):
+    """The avatar is driven from the chat box only, whose limits come from the server."""
     session = started_session(operator, account)
     client.force_login(operator)
-    response = client.post(reverse("session_say", args=[session.pk]), {"text": "Hello there"}, follow=True)
-    assert "Sent." in response.content.decode()
-    assert session.utterances.get().text == "Hello there"
-    response = client.post(reverse("session_say", args=[session.pk]), {"text": "  "}, follow=True)
-    assert "Type something to say." in response.content.decode()
+    response = client.get(reverse("session_detail", args=[session.pk]))
+    assert 'name="text"' not in response.content.decode()
+    assert response.context["chat_limits"] == browser_limits()
+    assert 'id="chat-limits"' in response.content.decode()
 
 
 def test_with_one_account_and_project_the_form_is_ready_to_submit(client, account, operator):

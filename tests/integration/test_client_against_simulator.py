@@ -32,9 +32,9 @@ def ready_session(client, sim, **kwargs):
     return created.session_id
 
 
-def statuses_until(channel, req_id, last, timeout=15):
+async def statuses_until(channel, req_id, last, timeout=15):
     seen = []
-    for event in channel.events(timeout=timeout):
+    async for event in channel.events(timeout=timeout):
         if isinstance(event, SpeakStatus) and event.req_id == req_id:
             seen.append(event.status)
             if event.status == last:
@@ -42,7 +42,7 @@ def statuses_until(channel, req_id, last, timeout=15):
     raise AssertionError(f"no {last} for {req_id}; saw {seen}")
 
 
-def test_lifecycle_and_text_over_the_channel(client, sim):
+async def test_lifecycle_and_text_over_the_channel(client, sim):
     sid = ready_session(client, sim)
     assert client.stat_session(sid).is_started is False
     client.start_session(sid)
@@ -50,24 +50,24 @@ def test_lifecycle_and_text_over_the_channel(client, sim):
     assert listed[sid].is_started is True
     assert sid in {s.session_id for s in client.list_sessions_of_project(sim.demo["projects"][0])}
 
-    with client.open_channel(sid) as channel:
-        req_id = channel.send_text("你好，欢迎。Hello and welcome.")
-        assert statuses_until(channel, req_id, "TextOver")[-2:] == ["TextStart", "TextOver"]
-        stream_id = channel.stream_text(["第一句话已经说完了。", "Second sentence is here."], clause=True)
-        assert "TextOver" in statuses_until(channel, stream_id, "TextOver")
+    async with await client.open_channel(sid) as channel:
+        req_id = await channel.send_text("你好，欢迎。Hello and welcome.")
+        assert (await statuses_until(channel, req_id, "TextOver"))[-2:] == ["TextStart", "TextOver"]
+        stream_id = await channel.stream_text(["第一句话已经说完了。", "Second sentence is here."], clause=True)
+        assert "TextOver" in await statuses_until(channel, stream_id, "TextOver")
 
     client.close_session(sid)
     state = client.stat_session(sid)
     assert state.status == SessionStatus.CLOSED and state.is_started is True
 
 
-def test_audio_is_paced_within_the_real_time_window(client, sim):
+async def test_audio_is_paced_within_the_real_time_window(client, sim):
     sid = ready_session(client, sim, driver_type=3)
     client.start_session(sid)
     tone = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / 16000))) for n in range(16000 * 2))
-    with client.open_channel(sid) as channel:
-        req_id = channel.send_audio(tone)
-        assert statuses_until(channel, req_id, "AudioOver")[-1] == "AudioOver"
+    async with await client.open_channel(sid) as channel:
+        req_id = await channel.send_audio(tone)
+        assert (await statuses_until(channel, req_id, "AudioOver"))[-1] == "AudioOver"
     frames = [f for f in sim.control("GET", f"sessions/{sid}")["frames"] if f["command"] == "SEND_AUDIO"]
     assert all(f["code"] == 0 for f in frames)
     assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))

@@ -110,3 +110,10 @@ def test_delete_is_audited(operator, db):
     services.script_delete(user=operator, script=script)
     assert not Cue.objects.exists()
     assert AuditEntry.objects.filter(action="script_delete", detail__contains="Gone").exists()
+
+
+@pytest.mark.parametrize("spec", [CueSpec("text", "Hi\x00there"), CueSpec("text", "Hi", note="a\x00b")])
+def test_a_cue_with_a_nul_is_refused_whichever_way_it_comes(operator, spec):
+    with pytest.raises(services.ServiceError, match="NUL"):
+        services.script_create(user=operator, name="Nul", cues=[spec])
+    assert not DemoScript.objects.exists()

@@ -279,3 +279,11 @@ def test_the_editor_saves_a_205_cue_script(client, operator):
     response = client.post(reverse("script_new"), formset_data(cues, name="Two hundred and five"))
     assert response.status_code == 302
     assert DemoScript.objects.get(name="Two hundred and five").cues.count() == 205
+
+
+def test_the_editor_refuses_nul_in_a_cue(client, operator):
+    client.force_login(operator)
+    page = client.post(reverse("script_new"), formset_data([{"kind": "text", "text": "Hi\x00there", "ORDER": 1}],
+                                                           name="Nul")).content.decode()
+    assert "Null characters are not allowed." in page
+    assert not DemoScript.objects.exists()

@@ -267,11 +267,13 @@ class Socket:
         self.ws.close()
 
 
-def statuses(frames: list[dict[str, Any]], req_id: str | None = None) -> list[str]:
+def statuses(frames: list[dict[str, Any]], req_id: str | None = None, *, waiting: bool = False) -> list[str]:
+    """The speak statuses among `frames`; the Waiting* ones only with `waiting`."""
     return [
         f["Payload"]["SpeakStatus"]
         for f in frames
         if f["Header"]["Code"] == 0 and f["Payload"].get("Type") == 3 and (req_id is None or f["Payload"]["ReqId"] == req_id)
+        and (waiting or not f["Payload"]["SpeakStatus"].startswith("Waiting"))
     ]
 
 

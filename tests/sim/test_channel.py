@@ -65,8 +65,8 @@ def test_send_text_sequence_and_hub(client, srv):
     socket = client.connect(session_id)
     request = socket.text("hello <break time=\"100ms\"/>world")
     frames = socket.until(is_status("TextOver", request))
-    assert statuses(frames) == ["TextStart", "TextOver"]
-    payload = frames[0]["Payload"]
+    assert statuses(frames, waiting=True) == ["TextStart", "TextOver"]
+    payload = next(f["Payload"] for f in frames if is_status("TextStart")(f))
     assert payload == {"Type": 3, "SessionId": session_id, "ReqId": request, "Seq": 0, "SpeakStatus": "TextStart"}
     assert ("say", (session_id, "hello world", pytest.approx(0.11))) in srv.hub.calls
     assert client.ok("statsession", SessionId=session_id)["SpeakStatus"] == "TextOver"
@@ -315,7 +315,7 @@ def test_bound_bot_answers_and_speaks(server_factory):
     request = socket.send("SEND_TEXT", {"Text": "What is the weather?"})
     frames = socket.until(is_status("TextOver", request))
     kinds = [f["Payload"]["Type"] for f in frames]
-    assert kinds == [1, 4, 4, 3, 3]
+    assert kinds == [1, 5, 4, 4, 3, 3]
     assert frames[0]["Payload"]["Text"] == "What is the weather?"
     chunks = [f["Payload"] for f in frames if f["Payload"]["Type"] == 4]
     assert [c["Seq"] for c in chunks] == [1, 2] and [c["Final"] for c in chunks] == [False, True]
@@ -327,3 +327,30 @@ def test_bound_bot_answers_and_speaks(server_factory):
     frames = socket.until(is_status("TextOver", verbatim))
     assert [f["Payload"]["Type"] for f in frames] == [3, 3]
     eventually(lambda: server.hub.named("say")[-1][1] == "Say exactly this.")
+
+
+def _heartbeat(socket: Socket) -> None:
+    socket.send("SEND_HEARTBEAT", {"Text": "PING"})
+
+
+def test_frequent_heartbeats_are_accepted_by_default(client):
+    socket = client.connect(client.started_session())
+    for _ in range(5):
+        _heartbeat(socket)
+    with pytest.raises(websocket.WebSocketTimeoutException):
+        socket.recv(timeout=0.3)
+
+
+def test_heartbeat_interval_limits(server_factory):
+    client = server_factory(heartbeat_min_interval_seconds=0.3, heartbeat_max_interval_seconds=0.8).client()
+    socket = client.connect(client.started_session())
+    _heartbeat(socket)
+    assert socket.error()["Header"]["Code"] == 100012  # right after the channel opened
+    time.sleep(0.35)
+    _heartbeat(socket)
+    with pytest.raises(websocket.WebSocketTimeoutException):
+        socket.recv(timeout=0.1)
+    # Drive traffic does not stand in for the heartbeat: the channel closes without one.
+    request = socket.text("still talking")
+    socket.until(is_status("TextOver", request))
+    assert socket.closed(timeout=3)

@@ -52,7 +52,21 @@ def test_hls_and_flv_share_one_encoder(srv, client):
         next(body)
         assert _playlist(srv, session_id).status_code == 200
         stats = srv.hub.inner.stats(session_id)
-        assert stats.encoder_runs == 1 and stats.viewers == 1
+        assert stats.encoder_runs == 1 and stats.viewers == 1 and stats.hls_written
+    finally:
+        flv.close()
+
+
+def test_flv_viewers_alone_write_no_hls(srv, client):
+    session_id = client.create()
+    flv = requests.get(f"{srv.base_url}/live/{session_id}.flv", stream=True, timeout=10)
+    try:
+        body = flv.iter_content(1024)
+        received = 0
+        while received < 100_000:  # a few seconds of stream, several keyframes
+            received += len(next(body))
+        stats = srv.hub.inner.stats(session_id)
+        assert stats.encoding and not stats.hls_written
     finally:
         flv.close()
 

@@ -1,14 +1,18 @@
+import asyncio
 import base64
 import json
 import logging
 import time
 
 import pytest
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidStatus
+from websockets.http11 import Response
 
 from tcadh import TcadhClient, TcadhError
-from tcadh.channel import CommandChannel
+from tcadh.channel import CommandChannel, HandshakeRefused, OutboxFull, handshake_error
 from tcadh.errors import CHANNEL_CLOSED, HTTP_ERROR
-from tcadh.frames import DriveFailed, MalformedFrame, SpeakStatus
+from tcadh.frames import DriveFailed, MalformedFrame, SpeakStatus, text_frame
 from tcadh.signing import signed_query
 
 from .conftest import FakeClock
@@ -30,28 +34,44 @@ def session_id(gateway):
     return gateway.add_session()
 
 
+def asleep(clock):
+    """The fake clock's sleep, as the channel awaits it."""
+    async def sleep(seconds):
+        clock.sleep(seconds)
+    return sleep
+
+
 @pytest.fixture
-def channel(ws_client, session_id, clock):
-    with ws_client.open_channel(session_id, clock=clock, sleep=clock.sleep) as ch:
+async def channel(ws_client, session_id, clock):
+    async with await ws_client.open_channel(session_id, clock=clock, sleep=asleep(clock)) as ch:
         yield ch
 
 
-def _events_until(channel, status, req_id):
+async def _events_until(channel, status, req_id):
     seen = []
-    for event in channel.events(timeout=5):
+    async for event in channel.events(timeout=5):
         seen.append(event)
         if isinstance(event, SpeakStatus) and event.status == status and event.req_id == req_id:
             return seen
     raise AssertionError(f"no {status} for {req_id}; saw {seen}")
 
 
+async def _list(events) -> list:
+    return [event async for event in events]
+
+
+async def wait_for(gateway, condition) -> bool:
+    """`gateway.wait_for` off the event loop, which the channel needs meanwhile."""
+    return await asyncio.to_thread(gateway.wait_for, condition)
+
+
 def _data(frames):
     return [frame["Payload"]["Data"] for frame in frames]
 
 
-def test_send_text_and_receive_status(channel, gateway, session_id):
-    req_id = channel.send_text("您好，我是数智人")
-    seen = _events_until(channel, "TextOver", req_id)
+async def test_send_text_and_receive_status(channel, gateway, session_id):
+    req_id = await channel.send_text("您好，我是数智人")
+    seen = await _events_until(channel, "TextOver", req_id)
     assert [e.status for e in seen] == ["TextStart", "TextOver"]
     [frame] = gateway.commands("SEND_TEXT")
     assert frame["Payload"]["ReqId"] == req_id and frame["Payload"]["SessionId"] == session_id
@@ -59,25 +79,26 @@ def test_send_text_and_receive_status(channel, gateway, session_id):
     assert gateway.handshakes[0]["requestid"] == session_id
 
 
-def test_text_sends_are_spaced_by_the_injected_clock(channel, gateway, clock):
-    channel.send_text("one")
+async def test_text_sends_are_spaced_by_the_injected_clock(channel, gateway, clock):
+    await channel.send_text("one")
     clock.now += 0.4
-    channel.send_text("two")
+    await channel.send_text("two")
     channel.interrupt()
-    assert clock.wakeups == [pytest.approx(101.05), pytest.approx(102.10)]
-    assert gateway.wait_for(lambda: len(gateway.commands("SEND_TEXT")) == 3)
+    # A bare interrupt speaks nothing: it is not held to the spacing (PROTOCOL §11.3).
+    assert clock.wakeups == [pytest.approx(101.05)]
+    assert await wait_for(gateway, lambda: len(gateway.commands("SEND_TEXT")) == 3)
     assert _data(gateway.commands("SEND_TEXT"))[2] == {"Text": "", "Interrupt": True, "ChatCommand": "NotUseChat"}
 
 
-def test_send_text_limit_is_checked_before_sending(channel, gateway):
+async def test_send_text_limit_is_checked_before_sending(channel, gateway):
     with pytest.raises(ValueError):
-        channel.send_text("😀" * 1001)
+        await channel.send_text("😀" * 1001)
     assert gateway.frames == []
 
 
-def test_stream_text_in_clause_mode_holds_text_until_a_clause_ends(channel, gateway):
-    req_id = channel.stream_text(["Hello ", "world. Next", " one! tail"], clause=True)
-    _events_until(channel, "TextOver", req_id)
+async def test_stream_text_in_clause_mode_holds_text_until_a_clause_ends(channel, gateway):
+    req_id = await channel.stream_text(["Hello ", "world. Next", " one! tail"], clause=True)
+    await _events_until(channel, "TextOver", req_id)
     packets = gateway.commands("SEND_STREAMTEXT")
     assert [d["Text"] for d in _data(packets)] == ["Hello world.", " Next one!", " tail", ""]
     assert [d["Seq"] for d in _data(packets)] == [1, 2, 3, 4]
@@ -86,21 +107,21 @@ def test_stream_text_in_clause_mode_holds_text_until_a_clause_ends(channel, gate
     assert {p["Payload"]["ReqId"] for p in packets} == {req_id}
 
 
-def test_stream_text_splits_large_chunks(channel, gateway):
-    req_id = channel.stream_text(["字" * 500, "尾"])
-    _events_until(channel, "TextOver", req_id)
+async def test_stream_text_splits_large_chunks(channel, gateway):
+    req_id = await channel.stream_text(["字" * 500, "尾"])
+    await _events_until(channel, "TextOver", req_id)
     texts = [d["Text"] for d in _data(gateway.commands("SEND_STREAMTEXT"))]
     assert texts == ["字" * 333, "字" * 167, "尾", ""]
 
 
-def test_interrupting_a_stream_sends_the_interrupt_packet_and_stops(channel, gateway):
+async def test_interrupting_a_stream_sends_the_interrupt_packet_and_stops(channel, gateway):
     def chunks():
         yield "first part"
         channel.interrupt()
         yield "never sent"
 
-    channel.stream_text(chunks())
-    assert gateway.wait_for(lambda: len(gateway.commands("SEND_STREAMTEXT")) == 2)
+    await channel.stream_text(chunks())
+    assert await wait_for(gateway, lambda: len(gateway.commands("SEND_STREAMTEXT")) == 2)
     assert _data(gateway.commands("SEND_STREAMTEXT")) == [
         {"Text": "first part", "Seq": 1, "IsFinal": False},
         {"Text": "", "Seq": 2, "IsFinal": True, "Interrupt": True},
@@ -111,10 +132,10 @@ def _pcm(packets: int, tail: int = 0) -> bytes:
     return bytes(i % 251 for i in range(packets * 5120 + tail))
 
 
-def test_audio_is_paced_on_a_fixed_schedule(channel, gateway, clock):
+async def test_audio_is_paced_on_a_fixed_schedule(channel, gateway, clock):
     pcm = _pcm(10, tail=640)
-    req_id = channel.send_audio(pcm)
-    seen = _events_until(channel, "AudioOver", req_id)
+    req_id = await channel.send_audio(pcm)
+    seen = await _events_until(channel, "AudioOver", req_id)
     assert seen[-1].final_type == 1
     packets = gateway.commands("SEND_AUDIO")
     assert b"".join(base64.b64decode(d["Audio"]) for d in _data(packets)) == pcm
@@ -124,51 +145,51 @@ def test_audio_is_paced_on_a_fixed_schedule(channel, gateway, clock):
     assert clock.wakeups == pytest.approx([100 + 0.14 * k for k in range(1, 6)])
 
 
-def test_late_wakeups_do_not_accumulate(ws_client, session_id, gateway):
+async def test_late_wakeups_do_not_accumulate(ws_client, session_id, gateway):
     late = FakeClock(oversleep=0.03)
-    with ws_client.open_channel(session_id, clock=late, sleep=late.sleep) as ch:
-        ch.send_audio(_pcm(9))
+    async with await ws_client.open_channel(session_id, clock=late, sleep=asleep(late)) as ch:
+        await ch.send_audio(_pcm(9))
     assert late.wakeups == pytest.approx([100 + 0.14 * k + 0.03 for k in range(1, 4)])
 
 
-def test_live_audio_is_not_paced(channel, gateway, clock):
-    channel.send_audio(_pcm(8), live=True)
+async def test_live_audio_is_not_paced(channel, gateway, clock):
+    await channel.send_audio(_pcm(8), live=True)
     assert clock.wakeups == []
-    assert gateway.wait_for(lambda: len(gateway.commands("SEND_AUDIO")) == 9)
+    assert await wait_for(gateway, lambda: len(gateway.commands("SEND_AUDIO")) == 9)
 
 
-def test_interrupting_audio_ends_it_with_the_final_packet(ws_client, session_id, gateway):
+async def test_interrupting_audio_ends_it_with_the_final_packet(ws_client, session_id, gateway):
     clock = FakeClock()
     holder = {}
 
-    def sleep(seconds):
+    async def sleep(seconds):
         clock.sleep(seconds)
         if len(clock.wakeups) == 2:
             holder["interrupted"] = holder["channel"].interrupt()
 
-    with ws_client.open_channel(session_id, clock=clock, sleep=sleep) as ch:
+    async with await ws_client.open_channel(session_id, clock=clock, sleep=sleep) as ch:
         holder["channel"] = ch
-        req_id = ch.send_audio(_pcm(20))
+        req_id = await ch.send_audio(_pcm(20))
         assert holder["interrupted"] == req_id
-        _events_until(ch, "AudioOver", req_id)
+        await _events_until(ch, "AudioOver", req_id)
     data = _data(gateway.commands("SEND_AUDIO"))
     assert len(data) == 8 and data[-1] == {"Audio": "", "Seq": 8, "IsFinal": True}
 
 
-def test_audio_must_be_16_bit(channel):
+async def test_audio_must_be_16_bit(channel):
     with pytest.raises(ValueError):
-        channel.send_audio(b"\0" * 3)
+        await channel.send_audio(b"\0" * 3)
     with pytest.raises(ValueError):
-        channel.send_audio(b"")
+        await channel.send_audio(b"")
 
 
-def test_heartbeats_are_sent_periodically(ws_client, session_id, gateway):
-    with ws_client.open_channel(session_id, heartbeat_interval=0.05):
-        assert gateway.wait_for(lambda: len(gateway.commands("SEND_HEARTBEAT")) >= 2)
+async def test_heartbeats_are_sent_periodically(ws_client, session_id, gateway):
+    async with await ws_client.open_channel(session_id, heartbeat_interval=0.05):
+        assert await wait_for(gateway, lambda: len(gateway.commands("SEND_HEARTBEAT")) >= 2)
     assert all(d == {"Text": "PING"} for d in _data(gateway.commands("SEND_HEARTBEAT")))
 
 
-def test_reconnects_with_a_freshly_signed_url(gateway, session_id):
+async def test_reconnects_with_a_freshly_signed_url(gateway, session_id):
     stamps = iter(range(int(time.time()) - 100, int(time.time())))
     port = gateway.ws_base_url.rsplit(":", 1)[1]
 
@@ -177,61 +198,92 @@ def test_reconnects_with_a_freshly_signed_url(gateway, session_id):
         return f"ws://127.0.0.1:{port}{CHANNEL_PATH}?{query}"
 
     channel = CommandChannel(url, session_id, reconnect_backoff=0.01)
-    channel.connect()
+    await channel.connect()
     try:
-        assert gateway.wait_for(lambda: gateway.connection_count() == 1)
+        assert await wait_for(gateway, lambda: gateway.connection_count() == 1)
         gateway.drop_connections()
-        assert gateway.wait_for(lambda: channel.connections == 2 and gateway.connection_count() == 1)
-        req_id = channel.send_text("after reconnect")
-        _events_until(channel, "TextOver", req_id)
+        assert await wait_for(gateway, lambda: channel.connections == 2 and gateway.connection_count() == 1)
+        req_id = await channel.send_text("after reconnect")
+        await _events_until(channel, "TextOver", req_id)
     finally:
-        channel.close()
+        await channel.aclose()
     first, second = gateway.handshakes
     assert int(second["timestamp"]) == int(first["timestamp"]) + 1
     assert second["signature"] != first["signature"]
 
 
-def test_stop_code_ends_the_channel_without_reconnecting(channel, gateway, session_id):
-    assert gateway.wait_for(lambda: gateway.connection_count() == 1)
+async def test_stop_code_ends_the_channel_without_reconnecting(channel, gateway, session_id):
+    assert await wait_for(gateway, lambda: gateway.connection_count() == 1)
     gateway.push(json.dumps({"Header": {"Code": 110022, "Message": "replaced", "RequestID": "x"}, "Payload": {"SessionId": session_id}}))
-    events = list(channel.events(timeout=5))
+    events = await _list(channel.events(timeout=5))
     assert events == [DriveFailed("", 110022, "replaced")]
     assert channel.closed and channel.last_error.code == 110022
     with pytest.raises(TcadhError) as info:
-        channel.send_text("too late")
+        await channel.send_text("too late")
     assert info.value.code == 110022
     assert len(gateway.handshakes) == 1
 
 
-def test_malformed_frames_become_events_and_the_channel_goes_on(ws_client, session_id, gateway):
+async def test_malformed_frames_become_events_and_the_channel_goes_on(ws_client, session_id, gateway):
     received = []
-    with ws_client.open_channel(session_id, on_event=received.append) as ch:
-        assert gateway.wait_for(lambda: gateway.connection_count() == 1)
+    async with await ws_client.open_channel(session_id, on_event=received.append) as ch:
+        assert await wait_for(gateway, lambda: gateway.connection_count() == 1)
         gateway.push("{oops")
-        req_id = ch.send_text("still alive")
-        assert gateway.wait_for(lambda: any(getattr(e, "status", "") == "TextOver" for e in received))
+        req_id = await ch.send_text("still alive")
+        assert await wait_for(gateway, lambda: any(getattr(e, "status", "") == "TextOver" for e in received))
     assert isinstance(received[0], MalformedFrame)
     assert [e.req_id for e in received[1:]] == [req_id, req_id]
 
 
-def test_refused_handshake_raises(ws_client, gateway):
+async def test_refused_handshake_raises(ws_client, gateway):
     sid = gateway.add_session(started=False)
     with pytest.raises(TcadhError) as info:
-        ws_client.open_channel(sid)
+        await ws_client.open_channel(sid)
     assert info.value.code == HTTP_ERROR and info.value.http_status == 403
 
 
-def test_closed_channel_refuses_to_send(channel):
+async def test_closed_channel_refuses_to_send(channel):
     channel.close()
-    assert list(channel.events(timeout=5)) == []
+    assert await _list(channel.events(timeout=5)) == []
     with pytest.raises(TcadhError) as info:
-        channel.send_text("x")
+        await channel.send_text("x")
     assert info.value.code == CHANNEL_CLOSED
 
 
-def test_channel_logs_hide_the_signature(ws_client, session_id, gateway, caplog):
+async def test_channel_logs_hide_the_signature(ws_client, session_id, gateway, caplog):
     caplog.set_level(logging.DEBUG, logger="tcadh")
-    with ws_client.open_channel(session_id) as ch:
-        ch.send_text("hi")
+    async with await ws_client.open_channel(session_id) as ch:
+        await ch.send_text("hi")
     assert "connected" in caplog.text
     assert gateway.accesstoken not in caplog.text and "signature" not in caplog.text and "timestamp=" not in caplog.text
+
+
+async def test_an_urgent_frame_goes_ahead_of_texts_held_by_the_spacing(ws_client, session_id, gateway):
+    async with await ws_client.open_channel(session_id, text_interval=0.3) as ch:
+        first = text_frame(session_id, "one")
+        second = text_frame(session_id, "two")
+        stop = text_frame(session_id, "", interrupt=True)
+        await asyncio.gather(*ch.send([first]))
+        held = ch.send([second])  # within the spacing of "one": held
+        await asyncio.gather(*ch.send([stop], urgent=True))
+        await asyncio.gather(*held)
+    assert [d["Text"] for d in _data(gateway.commands("SEND_TEXT"))] == ["one", "", "two"]
+
+
+async def test_a_full_outbox_refuses_all_but_urgent_frames_and_withdrawn_ones_never_go(session_id):
+    channel = CommandChannel(lambda: "ws://127.0.0.1:9/unused", session_id, outbox_limit=2)
+    kept, dropped = text_frame(session_id, "kept"), text_frame(session_id, "dropped")
+    channel.send([kept, dropped])
+    with pytest.raises(OutboxFull):
+        channel.send([text_frame(session_id, "one too many")])
+    channel.send([text_frame(session_id, "", interrupt=True)], urgent=True)
+    assert channel.withdraw({dropped["Payload"]["ReqId"]}) == 1
+    assert channel.queued == 2 and not channel.was_sent(kept["Payload"]["ReqId"])
+
+
+def test_a_refused_handshake_carries_the_clouds_code():
+    body = json.dumps({"Header": {"Code": 110014, "Message": "not started"}}).encode()
+    error = handshake_error(InvalidStatus(Response(403, "Forbidden", Headers(), body)))
+    assert isinstance(error, HandshakeRefused) and error.code == HTTP_ERROR and error.http_status == 403
+    assert (error.cloud_code, error.cloud_message, error.retryable) == (110014, "not started", False)
+    assert handshake_error(InvalidStatus(Response(503, "Busy", Headers(), b"overloaded"))).retryable

@@ -6,6 +6,7 @@ Play addresses and TRTC signatures are printed in full because the operator aske
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import enum
 import json
@@ -143,20 +144,28 @@ class Command(BaseCommand):
         self.emit({"session_id": options["sid"], "req_id": req_id})
 
     def chat(self, client: TcadhClient, options: dict[str, Any]) -> None:
-        with client.open_channel(options["sid"]) as channel:
-            if options["stream"]:
-                req_id = channel.stream_text([options["text"]])
-            else:
-                req_id = channel.send_text(options["text"])
-            self.emit({"session_id": options["sid"], "req_id": req_id})
-            self._print_events(channel, req_id, "TextOver", options)
+        async def drive() -> None:
+            async with await client.open_channel(options["sid"]) as channel:
+                if options["stream"]:
+                    req_id = await channel.stream_text([options["text"]])
+                else:
+                    req_id = await channel.send_text(options["text"])
+                self.emit({"session_id": options["sid"], "req_id": req_id})
+                await self._print_events(channel, req_id, "TextOver", options)
+
+        asyncio.run(drive())
 
     def audio(self, client: TcadhClient, options: dict[str, Any]) -> None:
         pcm = _read_wav(options["wav_file"])
-        with client.open_channel(options["sid"]) as channel:
-            req_id = channel.send_audio(pcm)
-            self.emit({"session_id": options["sid"], "req_id": req_id, "seconds": len(pcm) / (WAV_RATE * WAV_SAMPLE_WIDTH)})
-            self._print_events(channel, req_id, "AudioOver", options)
+
+        async def drive() -> None:
+            async with await client.open_channel(options["sid"]) as channel:
+                req_id = await channel.send_audio(pcm)
+                self.emit({"session_id": options["sid"], "req_id": req_id,
+                           "seconds": len(pcm) / (WAV_RATE * WAV_SAMPLE_WIDTH)})
+                await self._print_events(channel, req_id, "AudioOver", options)
+
+        asyncio.run(drive())
 
     def trtc_sign(self, client: TcadhClient, options: dict[str, Any]) -> None:
         room = options["room_id"]
@@ -178,10 +187,11 @@ class Command(BaseCommand):
     def emit(self, value: Any) -> None:
         self.stdout.write(json.dumps(_jsonable(value), ensure_ascii=False))
 
-    def _print_events(self, channel: CommandChannel, req_id: str, last_status: str, options: dict[str, Any]) -> None:
+    async def _print_events(self, channel: CommandChannel, req_id: str, last_status: str,
+                            options: dict[str, Any]) -> None:
         """Print events; with --wait, until ``last_status`` (or a failure) for ``req_id``."""
         # Without --wait only what has already arrived is shown.
-        for event in channel.events(timeout=options["timeout"] if options["wait"] else 0):
+        async for event in channel.events(timeout=options["timeout"] if options["wait"] else 0):
             self.emit({"event": type(event).__name__, **_jsonable(event)})
             if isinstance(event, DriveFailed) and event.req_id in (req_id, ""):
                 raise TcadhError(event.code, event.message)

@@ -1,13 +1,14 @@
-"""Which console process holds a session's upstream command channel.
+"""Which console process holds a session's upstream command channel, and the way a tab's commands
+get there.
 
 The cloud takes one command channel per session (PROTOCOL.md §11.1), so with several daphne
 processes exactly one of them owns it. Ownership is a lease in Redis: a key naming the owner's
-process channel, written only if absent and renewed by the owner while its relay lives. Without
+process inbox, written only if absent and renewed by the owner while its relay lives. Without
 REDIS_URL there is one web process and it owns everything: no lease, no forwarding.
 
 A tab connected to another process forwards its commands over the channel layer to the owner's
-process channel; the owner runs them exactly as for its own tabs and sends any reply back to the
-tab. Downstream events reach every tab through the session's group, whichever process they are on.
+inbox; the owner runs them exactly as for its own tabs and sends any reply back to the tab.
+Downstream events reach every tab through the session's group, whichever process they are on.
 
 When the owner dies its lease lapses after LEASE_SECONDS. A forwarded command that is not
 acknowledged within ACK_SECONDS makes its sender take the lease over (only from that same owner)
@@ -20,14 +21,24 @@ import asyncio
 import logging
 import uuid
 
+import redis.asyncio
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from . import driving, inbox, page_messages
+from .relay import relays
 
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 15.0
 ACK_SECONDS = 3.0
 KEY = "tcadh:relay-owner:{}"
+# The inbox messages of this module (handlers registered in SessionsAppConfig.ready()).
+TAB_MESSAGE = "relay.tab"
+COMMAND_MESSAGE = "relay.command"
+# What the tab's consumer gets back for a forwarded command.
+REPLY_MESSAGE = "relay.reply"
 
 # Compare-and-act, so an owner never renews or deletes a lease another process took over.
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
@@ -38,14 +49,10 @@ _TAKE_OVER = ("if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', K
 
 class RedisLease:
     def __init__(self, url: str) -> None:
-        import redis.asyncio
-
         self._url = url
         self._clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
 
-    def _redis(self):
-        import redis.asyncio
-
+    def _redis(self) -> redis.asyncio.Redis:
         loop = asyncio.get_running_loop()
         if loop not in self._clients:
             self._clients[loop] = redis.asyncio.Redis.from_url(self._url, decode_responses=True)
@@ -74,53 +81,37 @@ class RedisLease:
 
 
 class Ownership:
-    """This process's side of the leases: the leases it holds, and its inbox for messages meant for
-    the process rather than a tab (forwarded work; `drive_rights` changes), by message type."""
+    """This process's side of the leases: the ones it holds, renewed while their relays live."""
 
     def __init__(self) -> None:
         self.lease = RedisLease(settings.REDIS_URL) if settings.REDIS_URL else None
-        self._inbox: dict[asyncio.AbstractEventLoop, tuple[str, asyncio.Task]] = {}
         self._holding: dict[int, asyncio.Task] = {}
-        self.handlers: dict[str, object] = {}
-
-    async def me(self) -> str:
-        """This process's channel name, with a task receiving what other processes forward."""
-        loop = asyncio.get_running_loop()
-        entry = self._inbox.get(loop)
-        if entry is None or entry[1].done():
-            layer = get_channel_layer()
-            # A plain channel name, not one from new_channel(): channels_redis multiplexes all of
-            # a process's "!" channels through one receiver, and a second long-lived receiver
-            # beside the consumers' made it drop their messages.
-            name = f"relay-owner.{uuid.uuid4().hex}"
-            entry = (name, loop.create_task(self._receive(layer, name), name="relay-owner-inbox"))
-            self._inbox[loop] = entry
-        return entry[0]
 
     async def owner_elsewhere(self, session_pk: int) -> str | None:
-        """The process channel of the session's owner when that is another process, else None
-        (this process owns it now, taking the lease if it was free)."""
+        """The inbox of the session's owner when that is another process, else None (this process
+        owns it now, taking the lease if it was free)."""
         if self.lease is None or self.holding(session_pk):
             return None
-        me = await self.me()
+        me = await inbox.me()
         owner = await self.lease.acquire(session_pk, me)
         return None if owner == me else owner
 
     async def take_over(self, session_pk: int, dead: str) -> bool:
-        return await self.lease.take_over(session_pk, dead, await self.me())
+        return await self.lease.take_over(session_pk, dead, await inbox.me())
 
     def holding(self, session_pk: int) -> bool:
         task = self._holding.get(session_pk)
         return task is not None and not task.done()
 
-    def hold(self, session_pk: int, relay) -> None:
-        """Renew the lease while the relay lives, and give it up after."""
-        if self.lease is None or self.holding(session_pk):
+    def hold(self, session_pk: int) -> None:
+        """Renew the lease while the session's relay lives, and give it up after."""
+        relay = relays.get(session_pk)
+        if self.lease is None or relay is None or relay.stopped or self.holding(session_pk):
             return
         self._holding[session_pk] = asyncio.get_running_loop().create_task(self._renew(session_pk, relay))
 
     async def _renew(self, session_pk: int, relay) -> None:
-        me = await self.me()
+        me = await inbox.me()
         until = asyncio.ensure_future(relay.wait_closed())
         try:
             while not until.done():
@@ -133,65 +124,40 @@ class Ownership:
         finally:
             await self.lease.release(session_pk, me)
 
-    async def forward(self, owner: str, message: dict) -> None:
-        await get_channel_layer().send(owner, message)
-
-    async def _receive(self, layer, name: str) -> None:
-        while True:
-            message = await layer.receive(name)
-            handler = self.handlers.get(message.get("type"))
-            if handler is None:
-                continue
-            try:
-                await handler(message)
-            except Exception:
-                logger.exception("forwarded %s failed", message.get("type"))
-
-
-def new_message_id() -> str:
-    return uuid.uuid4().hex
-
 
 ownership = Ownership()
-
-
-# -- routing a tab's work to the owner ------------------------------------------------------
 
 
 class TabRouter:
     """One tab's side: run its commands here when this process owns the session, else forward."""
 
-    def __init__(self, *, session_pk: int, tab: str, user, local_state) -> None:
+    def __init__(self, *, session_pk: int, tab: str, user) -> None:
         self.session_pk = session_pk
         self.tab = tab
         self.user = user
-        self.local_state = local_state
+        self.state = driving.TabState()
         self.joined_owner: str | None = None
         self._pending: dict[str, asyncio.Task] = {}
 
     async def join(self) -> dict | None:
-        from . import chat
-
         owner = await ownership.owner_elsewhere(self.session_pk)
         if owner is None:
-            reply = await chat.tab_join(user=self.user, session_pk=self.session_pk, tab=self.tab)
-            _hold_relay(self.session_pk)
+            reply = await driving.tab_join(user=self.user, session_pk=self.session_pk, tab=self.tab)
+            ownership.hold(self.session_pk)
             return reply
-        chat.relays.tab_join(self.session_pk, self.tab)
-        await ownership.forward(owner, {"type": "relay.tab", "action": "join", "session_pk": self.session_pk,
-                                        "tab": self.tab})
+        relays.tab_join(self.session_pk, self.tab)
+        await inbox.send(owner, {"type": TAB_MESSAGE, "action": "join", "session_pk": self.session_pk,
+                                 "tab": self.tab})
         self.joined_owner = owner
         return None
 
     async def leave(self) -> None:
-        from . import chat
-
         for task in self._pending.values():
             task.cancel()
-        await chat.tab_leave(session_pk=self.session_pk, tab=self.tab)
+        relays.tab_leave(self.session_pk, self.tab)
         if self.joined_owner:
-            await ownership.forward(self.joined_owner, {"type": "relay.tab", "action": "leave",
-                                                        "session_pk": self.session_pk, "tab": self.tab})
+            await inbox.send(self.joined_owner, {"type": TAB_MESSAGE, "action": "leave",
+                                                 "session_pk": self.session_pk, "tab": self.tab})
 
     async def receive(self, content: dict, reply) -> None:
         """Handle one browser command; `reply(message)` sends to this tab."""
@@ -199,9 +165,9 @@ class TabRouter:
         if owner is None:
             await self._run_here(content, reply)
             return
-        message_id = new_message_id()
-        await ownership.forward(owner, {"type": "relay.command", "id": message_id, "session_pk": self.session_pk,
-                                        "tab": self.tab, "user_pk": self.user.pk, "content": content})
+        message_id = uuid.uuid4().hex
+        await inbox.send(owner, {"type": COMMAND_MESSAGE, "id": message_id, "session_pk": self.session_pk,
+                                 "tab": self.tab, "user_pk": self.user.pk, "content": content})
         self._pending[message_id] = asyncio.get_running_loop().create_task(
             self._unless_acknowledged(message_id, owner, content, reply))
 
@@ -220,54 +186,37 @@ class TabRouter:
         await self._run_here(content, reply)
 
     async def _run_here(self, content: dict, reply) -> None:
-        from . import chat
-
-        answer = await chat.chat_receive(user=self.user, session_pk=self.session_pk, tab=self.local_state,
-                                         content=content)
-        _hold_relay(self.session_pk)
+        answer = await driving.chat_receive(user=self.user, session_pk=self.session_pk, tab=self.state,
+                                            content=content)
+        ownership.hold(self.session_pk)
         if answer:
             await reply(answer)
 
 
-def _hold_relay(session_pk: int) -> None:
-    from . import chat
-
-    relay = chat.relays.get(session_pk)
-    if relay is not None and not relay.stopped:
-        ownership.hold(session_pk, relay)
-
-
-class _RemoteTabs:
+class RemoteTabs:
     """The owner's side: state of tabs living in other processes, and their forwarded commands."""
 
     def __init__(self) -> None:
-        self.states: dict[str, object] = {}
+        self.states: dict[str, driving.TabState] = {}
 
     async def on_tab(self, message: dict) -> None:
-        from . import chat
-
         if message["action"] == "join":
-            chat.relays.tab_join(message["session_pk"], message["tab"])
+            relays.tab_join(message["session_pk"], message["tab"])
         else:
             self.states.pop(message["tab"], None)
-            chat.relays.tab_leave(message["session_pk"], message["tab"])
+            relays.tab_leave(message["session_pk"], message["tab"])
 
     async def on_command(self, message: dict) -> None:
-        from django.contrib.auth import get_user_model
-
-        from . import chat
-
         user = await get_user_model().objects.filter(pk=message["user_pk"]).afirst()
-        state = self.states.setdefault(message["tab"], chat.TabState())
-        answer = None
+        state = self.states.setdefault(message["tab"], driving.TabState())
         if user is None:
-            answer = {"type": "error", "message": "your account no longer exists"}
+            answer = page_messages.error("your account no longer exists")
         else:
-            answer = await chat.chat_receive(user=user, session_pk=message["session_pk"], tab=state,
-                                             content=message["content"])
-            _hold_relay(message["session_pk"])
-        await get_channel_layer().send(message["tab"], {"type": "relay.reply", "id": message["id"], "reply": answer})
+            answer = await driving.chat_receive(user=user, session_pk=message["session_pk"], tab=state,
+                                                content=message["content"])
+            ownership.hold(message["session_pk"])
+        await get_channel_layer().send(message["tab"], {"type": REPLY_MESSAGE, "id": message["id"],
+                                                        "reply": answer})
 
 
-_remote = _RemoteTabs()
-ownership.handlers.update({"relay.tab": _remote.on_tab, "relay.command": _remote.on_command})
+remote_tabs = RemoteTabs()

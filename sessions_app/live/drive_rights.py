@@ -20,9 +20,9 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from . import broadcast, roles
-from .relay import read
-from .relay_owner import ownership
+from .. import broadcast, roles
+from . import inbox
+from .database import read
 
 GROUP = "drive-rights"
 MESSAGE_TYPE = "drive.rights.changed"
@@ -41,11 +41,9 @@ def forget() -> None:
     _known.clear()
 
 
-async def _on_changed(message: dict) -> None:
+async def on_changed(message: dict) -> None:
+    """The inbox handler of MESSAGE_TYPE (registered in SessionsAppConfig.ready())."""
     forget()
-
-
-ownership.handlers[MESSAGE_TYPE] = _on_changed
 
 
 def _check(user_pk: int) -> bool:
@@ -60,7 +58,7 @@ async def _listen() -> None:
         return
     layer = get_channel_layer()
     if layer is not None:
-        await layer.group_add(GROUP, await ownership.me())
+        await layer.group_add(GROUP, await inbox.me())
     _joined[loop] = time.monotonic()
 
 

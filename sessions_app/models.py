@@ -21,6 +21,11 @@ class Account(models.Model):
         null=True, blank=True, default=10,
         help_text="Close sessions unknown to the console after this long; empty = never.",
     )
+    daily_minutes_cap = models.PositiveIntegerField(
+        "Daily cap (session-minutes)", null=True, blank=True,
+        help_text="Session-minutes the account may use per day; a create past it is refused and live "
+                  "sessions are closed at it. Empty = no cap.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -122,6 +127,8 @@ class LiveSession(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     idle_warned_at = models.DateTimeField(null=True, blank=True)
+    # Set once the session's viewers were told a daily cap closes it within a minute.
+    cap_warned_at = models.DateTimeField(null=True, blank=True)
     # Paid concurrency ends when the cloud says so, not when this row does: empty until the cloud
     # confirmed the session closed (status 2 or 4, "no such session", or absent from two list
     # calls in a row). Every row without it is converged with the cloud by the sweeps.
@@ -143,6 +150,8 @@ class LiveSession(models.Model):
             models.Index(fields=["account", "created_at"], name="session_account_created"),
             models.Index(fields=["project", "created_at"], name="session_project_created"),
             models.Index(fields=["asset", "created_at"], name="session_asset_created"),
+            # An operator's minutes today, checked on every create and every idle sweep.
+            models.Index(fields=["created_by", "created_at"], name="session_creator_created"),
         ]
 
     def __str__(self) -> str:
@@ -164,6 +173,23 @@ class LiveSession(models.Model):
         if self.asset_id:
             return f"asset {self.asset}"
         return "unknown source"
+
+
+class OperatorBudget(models.Model):
+    """An operator's daily cap of session-minutes, over every account they create sessions in."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget")
+    daily_minutes_cap = models.PositiveIntegerField(
+        "Daily cap (session-minutes)",
+        help_text="Session-minutes this person's sessions may use per day; a create past it is refused "
+                  "and their live sessions are closed at it.",
+    )
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.daily_minutes_cap} min/day)"
 
 
 class Utterance(models.Model):

@@ -20,7 +20,7 @@ from django.utils import timezone
 from tcadh.errors import TcadhError
 from tcadh.models import ListedSession, SessionStatus
 
-from . import cloud, services
+from . import budget_sweep, cloud, services
 from .models import Account, LiveSession, SessionEvent
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ def _close(session: LiveSession, *, condition: Q, reason: str, action: str) -> b
 class IdleSweepResult:
     warned: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
+    caps: budget_sweep.CapSweepResult = field(default_factory=budget_sweep.CapSweepResult)
 
 
 def _ready_unstarted(session: LiveSession) -> bool:
@@ -133,6 +134,8 @@ def sessions_idle_sweep(*, now: datetime | None = None) -> IdleSweepResult:
         elif idle >= limit - timedelta(seconds=IDLE_WARNING_SECONDS) and session.idle_warned_at is None:
             if session_warn_idle(session=session, now=now):
                 result.warned.append(session.pk)
+    # Daily caps ride on the same task: one fewer thing for beat to schedule.
+    result.caps = budget_sweep.sessions_cap_sweep(now=now)
     return result
 
 

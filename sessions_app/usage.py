@@ -1,0 +1,268 @@
+"""Session-minutes: what concurrency is paid for, summed in the database.
+
+A session is paid for from its creation until the cloud confirmed it closed (`cloud_closed_at`);
+one not yet confirmed counts up to now. Its minutes count on the day it was created (in
+TIME_ZONE), so a day's rows, the month's total and the daily caps all add up the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.utils import timezone
+
+from .csv_cells import Echo, csv_cell
+from .models import Account, Asset, AuditEntry, LiveSession, Project
+
+DB_CHUNK_ROWS = 2000
+CSV_CHUNK_ROWS = 500
+# The counterfactual of "minutes saved": without the console, the cloud itself closes a session
+# 10 minutes after its last interaction (PROTOCOL.md §7.3).
+CLOUD_NO_INTERACTION_CLOSE = timedelta(minutes=10)
+# Closes that cut a session short on the console's own initiative, by the audit action they wrote.
+CUT_OFF_ACTIONS = {"close_idle": "idle sweep", "close_orphan": "orphan close", "close_cap": "daily cap"}
+
+
+def session_duration(now: datetime) -> ExpressionWrapper:
+    """Created → confirmed closed in the cloud, or → now while it may still be billed."""
+    end = Coalesce(F("cloud_closed_at"), Value(now, output_field=DateTimeField()))
+    return ExpressionWrapper(end - F("created_at"), output_field=DurationField())
+
+
+def seconds_of(value: timedelta | None) -> float:
+    return value.total_seconds() if value else 0.0
+
+
+def day_start(moment: datetime) -> datetime:
+    """Midnight (TIME_ZONE) of the day `moment` falls on."""
+    local = timezone.localtime(moment)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    first = timezone.make_aware(datetime(month.year, month.month, 1))
+    following = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    return first, timezone.make_aware(datetime(following.year, following.month, 1))
+
+
+def minutes_used(rows, *, now: datetime) -> tuple[int, float]:
+    """(sessions, seconds) of the given LiveSession rows."""
+    row = rows.aggregate(sessions=Count("pk"), duration=Sum(session_duration(now)))
+    return row["sessions"], seconds_of(row["duration"])
+
+
+# -- the Usage page: one grouped query, folded into each view ----------------------------------
+
+@dataclass
+class UsageLine:
+    key: object
+    label: str
+    sessions: int = 0
+    seconds: float = 0.0
+
+    @property
+    def minutes(self) -> float:
+        return self.seconds / 60
+
+
+@dataclass
+class UsageReport:
+    since: datetime
+    until: datetime
+    total: UsageLine
+    by_day: list[UsageLine] = field(default_factory=list)
+    by_account: list[UsageLine] = field(default_factory=list)
+    by_project: list[UsageLine] = field(default_factory=list)
+    by_asset: list[UsageLine] = field(default_factory=list)
+    by_operator: list[UsageLine] = field(default_factory=list)
+
+
+GROUPS = ("account_id", "project_id", "asset_id", "created_by_id")
+
+
+def usage_grouped(*, since: datetime, until: datetime, now: datetime):
+    """Sessions and session-minutes per (day, account, project, asset, operator) in the range:
+    one pass over the (created_at) index, however the page slices it."""
+    return (LiveSession.objects.filter(created_at__gte=since, created_at__lt=until)
+            .annotate(day=TruncDate("created_at"))
+            .values("day", *GROUPS)
+            .annotate(sessions=Count("pk"), duration=Sum(session_duration(now)))
+            .order_by("day", *GROUPS))
+
+
+NOBODY = {"account_id": "(none)", "project_id": "(no project)", "asset_id": "(no asset)",
+          "created_by_id": "(found in the cloud)"}
+
+
+class Names:
+    """Display names of the accounts, projects, assets and operators the rows point at, each
+    fetched once."""
+
+    def __init__(self):
+        User = get_user_model()
+        self._models = {"account_id": Account, "project_id": Project, "asset_id": Asset, "created_by_id": User}
+        self._known: dict[str, dict] = {group: {} for group in GROUPS}
+
+    def fetch(self, group: str, pks) -> None:
+        missing = {pk for pk in pks if pk is not None and pk not in self._known[group]}
+        if missing:
+            model = self._models[group]
+            for obj in model.objects.filter(pk__in=missing):
+                self._known[group][obj.pk] = obj.get_username() if group == "created_by_id" else obj.name
+
+    def of(self, group: str, pk) -> str:
+        if pk is None:
+            return NOBODY[group]
+        self.fetch(group, [pk])
+        return self._known[group].get(pk, NOBODY[group])
+
+
+def usage_report(*, since: datetime, until: datetime, now: datetime | None = None) -> UsageReport:
+    now = now or timezone.now()
+    total = UsageLine(key=None, label="Total")
+    days: dict[date, UsageLine] = {}
+    groups: dict[str, dict] = {group: {} for group in GROUPS}
+    for row in usage_grouped(since=since, until=until, now=now):
+        seconds = seconds_of(row["duration"])
+        lines = [total, days.setdefault(row["day"], UsageLine(key=row["day"], label=row["day"].isoformat()))]
+        lines += [groups[group].setdefault(row[group], UsageLine(key=row[group], label="")) for group in GROUPS]
+        for line in lines:
+            line.sessions += row["sessions"]
+            line.seconds += seconds
+    names = Names()
+    for group, lines in groups.items():
+        names.fetch(group, lines)
+        for pk, line in lines.items():
+            line.label = names.of(group, pk)
+
+    def ranked(group: str) -> list[UsageLine]:
+        return sorted(groups[group].values(), key=lambda line: (-line.seconds, line.label))
+
+    return UsageReport(since=since, until=until, total=total, by_day=[days[day] for day in sorted(days)],
+                       by_account=ranked("account_id"), by_project=ranked("project_id"),
+                       by_asset=ranked("asset_id"), by_operator=ranked("created_by_id"))
+
+
+def month_to_date(*, now: datetime | None = None) -> list[UsageLine]:
+    """Every account with its sessions and session-minutes since the first of this month."""
+    now = now or timezone.now()
+    since, _ = month_bounds(timezone.localdate(now))
+    rows = (LiveSession.objects.filter(created_at__gte=since, created_at__lt=now).values("account_id")
+            .annotate(sessions=Count("pk"), duration=Sum(session_duration(now))).order_by())
+    by_pk = {row["account_id"]: row for row in rows}
+    lines = []
+    for account in Account.objects.all():
+        row = by_pk.get(account.pk, {"sessions": 0, "duration": None})
+        lines.append(UsageLine(key=account.pk, label=account.name, sessions=row["sessions"],
+                               seconds=seconds_of(row["duration"])))
+    return lines
+
+
+# -- minutes saved ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Saved:
+    cause: str
+    sessions: int
+    seconds: float
+
+    @property
+    def minutes(self) -> float:
+        return self.seconds / 60
+
+
+def minutes_saved(*, since: datetime, until: datetime) -> list[Saved]:
+    """Session-minutes the idle sweep, orphan closes and the daily caps cut off in the range, one
+    line per cause.
+
+    A session cut off at T, whose last interaction was at A, would otherwise have run until the
+    cloud's own no-interaction close at A + 10 minutes: it saved max(0, A + 10 min - T), where T
+    is when the cloud confirmed it closed. Only confirmed closes count; a cut-off the cloud has
+    not confirmed may still be billed.
+    """
+    cut_off = Q(action__in=CUT_OFF_ACTIONS) | Q(action="close", session__is_orphan=True)
+    closes = (AuditEntry.objects.filter(cut_off, created_at__gte=since, created_at__lt=until,
+                                        session__isnull=False).values("session_id", "action"))
+    cause_of = {}
+    for entry in closes.iterator(chunk_size=DB_CHUNK_ROWS):
+        cause_of.setdefault(entry["session_id"], CUT_OFF_ACTIONS.get(entry["action"], "orphan close"))
+    last_interaction = Coalesce(F("last_activity_at"), F("started_at"), F("created_at"))
+    deadline = ExpressionWrapper(last_interaction + Value(CLOUD_NO_INTERACTION_CLOSE), output_field=DateTimeField())
+    saved = ExpressionWrapper(Greatest(deadline, F("cloud_closed_at")) - F("cloud_closed_at"),
+                              output_field=DurationField())
+    totals: dict[str, list] = defaultdict(lambda: [0, 0.0])
+    rows = (LiveSession.objects.filter(pk__in=list(cause_of), cloud_closed_at__isnull=False)
+            .annotate(saved=saved).values_list("pk", "saved"))
+    for pk, value in rows.iterator(chunk_size=DB_CHUNK_ROWS):
+        line = totals[cause_of[pk]]
+        line[0] += 1
+        line[1] += seconds_of(value)
+    return [Saved(cause=cause, sessions=totals[cause][0], seconds=totals[cause][1])
+            for cause in CUT_OFF_ACTIONS.values()]
+
+
+# -- concurrency now ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AccountConcurrency:
+    account: Account
+    live: int
+    # Ended here, not yet confirmed closed by the cloud: they may still hold a slot.
+    unconfirmed: int
+
+    @property
+    def in_use(self) -> int:
+        return self.live + self.unconfirmed
+
+    @property
+    def limit(self) -> int | None:
+        return self.account.concurrency_limit
+
+    @property
+    def free(self) -> int | None:
+        return None if self.limit is None else max(self.limit - self.in_use, 0)
+
+
+def concurrency_now() -> list[AccountConcurrency]:
+    """Each account's slots held now: every row the cloud has not confirmed closed."""
+    live_statuses = LiveSession.LIVE_STATUSES + (LiveSession.Status.CLOSING,)
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    rows = (LiveSession.objects.filter(cloud_closed_at__isnull=True).values("account_id", "status")
+            .annotate(n=Count("pk")).order_by())
+    for row in rows:
+        counts[row["account_id"]][0 if row["status"] in live_statuses else 1] += row["n"]
+    return [AccountConcurrency(account=account, live=counts[account.pk][0], unconfirmed=counts[account.pk][1])
+            for account in Account.objects.all()]
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+
+CSV_HEADER = ["Day", "Account", "Project", "Asset", "Operator", "Sessions", "Session-minutes"]
+
+
+def usage_csv(*, since: datetime, until: datetime, now: datetime | None = None,
+              chunk_rows: int = CSV_CHUNK_ROWS) -> Iterator[str]:
+    """The grouped usage as CSV, streamed in pieces from a server-side cursor."""
+    now = now or timezone.now()
+    writer = csv.writer(Echo())
+    yield writer.writerow(CSV_HEADER)
+    names = Names()
+    batch: list[str] = []
+    rows = (usage_grouped(since=since, until=until, now=now)
+            .values_list("day", *GROUPS, "sessions", "duration").iterator(chunk_size=DB_CHUNK_ROWS))
+    for day, *pks, sessions, duration in rows:
+        cells = [day.isoformat()] + [names.of(group, pk) for group, pk in zip(GROUPS, pks)]
+        batch.append(writer.writerow([csv_cell(cell) for cell in cells]
+                                     + [sessions, round(seconds_of(duration) / 60, 2)]))
+        if len(batch) >= chunk_rows:
+            yield "".join(batch)
+            batch.clear()
+    if batch:
+        yield "".join(batch)

@@ -1,0 +1,210 @@
+"""Session-minutes, concurrency, minutes saved and the cloud's quota errors, against the simulator."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+from django.utils import timezone
+
+from sessions_app import cloud_errors, services, sweeps, usage
+from sessions_app.csv_cells import csv_cell
+from sessions_app.models import LiveSession
+
+from .helpers import create_session, started_session, wait_ready
+from .test_sweeps import make_idle, set_idle_limit, sim_session
+
+pytestmark = pytest.mark.django_db
+
+
+def this_month():
+    return usage.month_bounds(timezone.localdate())
+
+
+def operator_line(report: usage.UsageReport, username: str) -> usage.UsageLine:
+    return next(line for line in report.by_operator if line.label == username)
+
+
+# -- session-minutes ----------------------------------------------------------------------------
+
+def test_the_minutes_of_a_closed_session_match_its_lifetime_in_the_cloud(sim, account, operator):
+    session = started_session(operator, account)
+    services.session_close(user=operator, session=session)
+    session.refresh_from_db()
+    assert session.cloud_closed_at is not None
+    lifetime = (session.cloud_closed_at - session.created_at).total_seconds()
+
+    since, until = this_month()
+    later = timezone.now() + timedelta(minutes=5)
+    report = usage.usage_report(since=since, until=until, now=later)
+    line = operator_line(report, "olivia")
+    assert line.sessions == 1
+    assert abs(line.seconds - lifetime) < 1, "a confirmed close stops the meter, whenever the page is read"
+    assert report.by_account[0].label == "Simulator" and abs(report.by_account[0].seconds - lifetime) < 1
+    assert [day.key for day in report.by_day] == [timezone.localdate(session.created_at)]
+    assert abs(report.total.seconds - lifetime) < 1
+
+
+def test_an_unconfirmed_session_counts_until_now(sim, account, operator):
+    session = started_session(operator, account)
+    # Ended here, never confirmed by the cloud: it may still be billed.
+    LiveSession.objects.filter(pk=session.pk).update(status="closed", closed_at=session.created_at)
+    since, until = this_month()
+    now = session.created_at + timedelta(minutes=3)
+    line = operator_line(usage.usage_report(since=since, until=until, now=now), "olivia")
+    assert abs(line.seconds - 180) < 1
+
+
+def test_month_to_date_totals_every_account(sim, account, operator):
+    session = started_session(operator, account)
+    services.session_close(user=operator, session=session)
+    session.refresh_from_db()
+    lines = usage.month_to_date(now=session.cloud_closed_at + timedelta(seconds=1))
+    assert [(line.label, line.sessions) for line in lines] == [("Simulator", 1)]
+    assert abs(lines[0].seconds - (session.cloud_closed_at - session.created_at).total_seconds()) < 1
+
+
+# -- minutes saved ------------------------------------------------------------------------------
+
+def test_an_idle_close_saves_the_minutes_until_the_clouds_own_close(sim, account, operator):
+    set_idle_limit(account, 90)
+    session = started_session(operator, account)
+    make_idle(session, 120)
+    assert sweeps.sessions_idle_sweep().closed == [session.pk]
+    session.refresh_from_db()
+    expected = (session.last_activity_at + usage.CLOUD_NO_INTERACTION_CLOSE - session.cloud_closed_at).total_seconds()
+    saved = {line.cause: line for line in usage.minutes_saved(since=session.created_at - timedelta(minutes=1),
+                                                              until=timezone.now() + timedelta(seconds=1))}
+    assert saved["idle sweep"].sessions == 1
+    assert abs(saved["idle sweep"].seconds - expected) < 1
+    assert saved["daily cap"].sessions == 0 and saved["orphan close"].sessions == 0
+
+
+def test_an_operators_own_close_saves_nothing(sim, account, operator):
+    session = started_session(operator, account)
+    services.session_close(user=operator, session=session)
+    saved = usage.minutes_saved(since=session.created_at, until=timezone.now() + timedelta(seconds=1))
+    assert sum(line.sessions for line in saved) == 0
+
+
+# -- concurrency --------------------------------------------------------------------------------
+
+def test_the_dashboard_shows_each_accounts_concurrency_in_use_against_purchased(sim, account, operator, client):
+    wait_ready(create_session(operator, account))
+    client.force_login(operator)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "Concurrency" in page
+    held = {h.account.name: h for h in usage.concurrency_now()}["Simulator"]
+    assert (held.in_use, held.limit, held.free) == (1, 2, 1)
+
+
+def test_the_new_session_form_says_when_the_account_has_no_free_concurrency(sim, account, operator, client):
+    client.force_login(operator)
+    assert "purchased concurrent sessions are in use" not in client.get(reverse("session_new")).content.decode()
+    create_session(operator, account)
+    create_session(operator, account)
+    page = client.get(reverse("session_new")).content.decode()
+    assert "Account Simulator: all 2 purchased concurrent sessions are in use" in page
+
+
+def test_the_clouds_concurrency_refusal_is_told_in_plain_words(sim, account, operator, client):
+    create_session(operator, account)
+    create_session(operator, account)
+    client.force_login(operator)
+    response = client.post(reverse("session_new"), {
+        "account": account.pk, "project": account.projects.first().pk, "protocol": "rtmp", "driver_type": 1,
+        "user_id": "third", "stream_max_interval": 2000})
+    page = response.content.decode()
+    assert "every concurrent session the account purchased is in use" in page
+    assert "close a live session on the Dashboard" in page and "code 100008" in page
+
+
+@pytest.mark.parametrize("code, words", [
+    (100014, "buy or renew session-interaction concurrency"),
+    (-101001, "no rendering capacity free right now: try again in a minute"),
+    (100015, "this avatar has expired: renew it"),
+    (110021, "top up the TRTC account"),
+])
+def test_quota_errors_of_the_cloud_say_what_to_do(sim, account, operator, code, words):
+    sim.control("POST", "faults", json={"endpoint": "createsession", "code": code, "count": 1})
+    with pytest.raises(services.ServiceError) as refused:
+        create_session(operator, account)
+    assert words in str(refused.value) and f"code {code}" in str(refused.value)
+
+
+def test_every_documented_cloud_code_has_words_and_unknown_ones_keep_the_clouds():
+    documented = {-101000, -101001, -101002, -111001, -111002, -111003, -111004, -111005, 100001, 100005,
+                  100008, 100012, 100014, 100015, 110013, 110014, 110015, 110016, 110018, 110021, 110022}
+    assert set(cloud_errors.CLOUD_ERROR_WORDS) == documented
+    assert cloud_errors.cloud_error_words(424242, "odd") == "the cloud refused: odd (code 424242)"
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["=HYPERLINK(\"x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"])
+def test_csv_cells_that_would_be_formulas_become_text(text):
+    assert csv_cell(text) == "'" + text
+
+
+def test_csv_cells_keep_numbers_and_plain_text():
+    assert csv_cell(-5) == -5 and csv_cell("a=b") == "a=b" and csv_cell(None) == ""
+
+
+def test_the_usage_csv_streams_neutralised_names(sim, account, auditor, client):
+    sly = User.objects.create_user(username="-1+1", password="pw")
+    session = started_session(sly, account)
+    services.session_close(user=sly, session=session)
+    client.force_login(auditor)
+    response = client.get(reverse("usage_export"))
+    assert response.streaming
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == usage.CSV_HEADER
+    assert rows[1][1:5] == ["Simulator", account.projects.first().name, "(no asset)", "'-1+1"]
+    assert rows[1][5] == "1"
+
+
+def test_the_audit_csv_neutralises_text_too(sim, account, auditor, client):
+    session = started_session(auditor, account)
+    services.session_close(user=auditor, session=session, reason="=cmd|' /C calc'!A0")
+    client.force_login(auditor)
+    body = b"".join(client.get(reverse("audit_account_export", args=[account.pk])).streaming_content).decode()
+    assert "'=cmd|" in body
+
+
+# -- the page -----------------------------------------------------------------------------------
+
+def test_the_usage_page_is_for_auditors_and_admins(sim, account, operator, auditor, admin_user, client):
+    client.force_login(operator)
+    assert client.get(reverse("usage")).status_code == 403
+    assert "Usage</a>" not in client.get(reverse("dashboard")).content.decode()
+    for user in (auditor, admin_user):
+        client.force_login(user)
+        page = client.get(reverse("usage"))
+        assert page.status_code == 200
+        assert "<svg" in page.content.decode() and "Minutes saved this month" in page.content.decode()
+
+
+def test_a_bad_month_shows_this_month_with_a_message(sim, account, auditor, client):
+    client.force_login(auditor)
+    page = client.get(reverse("usage"), {"month": "<b>never</b>"}).content.decode()
+    assert "is not a month like" in page and "<b>never" not in page
+    assert client.get(reverse("usage"), {"month": "9999-12"}).status_code == 200
+
+
+def test_the_usage_page_names_operators_as_text(sim, account, auditor, client):
+    sly = User.objects.create_user(username="<i>x", password="pw")
+    started_session(sly, account)
+    client.force_login(auditor)
+    page = client.get(reverse("usage")).content.decode()
+    assert "&lt;i&gt;x" in page and "<i>x" not in page
+
+
+def test_a_session_is_counted_from_its_creation_while_it_prepares(sim, account, operator):
+    session = create_session(operator, account)
+    assert sim_session(sim, session.cloud_session_id)["status"] in (1, 3)
+    since, until = this_month()
+    line = operator_line(usage.usage_report(since=since, until=until, now=session.created_at + timedelta(seconds=30)),
+                         "olivia")
+    assert abs(line.seconds - 30) < 1

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from .models import Account, LiveSession, OperatorBudget
-from .usage import day_start, minutes_used
+from .usage import day_start, seconds_of, session_duration
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,10 @@ class Budget:
 
 
 def _budget(kind: str, name: str, cap: int, rows, day: datetime, now: datetime) -> Budget:
-    day_rows = rows.filter(created_at__gte=day, created_at__lt=day + timedelta(days=1))
-    _, seconds = minutes_used(day_rows, now=now)
-    draining = day_rows.filter(cloud_closed_at__isnull=True).count()
-    return Budget(kind=kind, name=name, cap_minutes=cap, day=day, used_seconds=seconds, draining=draining)
+    used = (rows.filter(created_at__gte=day, created_at__lt=day + timedelta(days=1))
+            .aggregate(duration=Sum(session_duration(now)), draining=Count("pk", filter=Q(cloud_closed_at__isnull=True))))
+    return Budget(kind=kind, name=name, cap_minutes=cap, day=day, used_seconds=seconds_of(used["duration"]),
+                  draining=used["draining"])
 
 
 def account_budget(*, account: Account, day: datetime, now: datetime) -> Budget | None:

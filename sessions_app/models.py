@@ -129,6 +129,8 @@ class LiveSession(models.Model):
     idle_warned_at = models.DateTimeField(null=True, blank=True)
     # Set once the session's viewers were told a daily cap closes it within a minute.
     cap_warned_at = models.DateTimeField(null=True, blank=True)
+    # Its minutes are in UsageDay (it was confirmed closed on an earlier day): see usage_rollup.
+    rolled_up = models.BooleanField(default=False)
     # Paid concurrency ends when the cloud says so, not when this row does: empty until the cloud
     # confirmed the session closed (status 2 or 4, "no such session", or absent from two list
     # calls in a row). Every row without it is converged with the cloud by the sweeps.
@@ -152,6 +154,8 @@ class LiveSession(models.Model):
             models.Index(fields=["asset", "created_at"], name="session_asset_created"),
             # An operator's minutes today, checked on every create and every idle sweep.
             models.Index(fields=["created_by", "created_at"], name="session_creator_created"),
+            # The Usage page reads the rows not yet rolled up: today's and the unconfirmed ones.
+            models.Index(fields=["created_at"], condition=models.Q(rolled_up=False), name="session_not_rolled_up"),
         ]
 
     def __str__(self) -> str:
@@ -190,6 +194,27 @@ class OperatorBudget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.daily_minutes_cap} min/day)"
+
+
+class UsageDay(models.Model):
+    """Sessions and session-minutes of confirmed-closed sessions created on one day, per account,
+    project, asset and operator: what the Usage page sums instead of a month of sessions.
+
+    Rows are only ever added; a session billing again after its minutes were rolled up adds a
+    row taking them back out (see usage_rollup), so sums stay exact.
+    """
+
+    day = models.DateField()
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    sessions = models.IntegerField()
+    seconds = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="usageday_day")]
 
 
 class Utterance(models.Model):

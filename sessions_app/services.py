@@ -20,7 +20,7 @@ from django.utils import timezone
 from tcadh.errors import TcadhError
 from tcadh.models import SessionStatus
 
-from . import broadcast, budgets, cloud, cloud_errors
+from . import broadcast, budgets, cloud, cloud_errors, usage_rollup
 from .models import Account, Asset, AuditEntry, LiveSession, Project, SessionEvent, Utterance
 from .selectors import event_summary, session_summary
 
@@ -309,6 +309,7 @@ def session_confirm_closed_in_cloud(*, session: LiveSession, now=None, how: str 
 def session_reopen_cloud_close(*, session: LiveSession) -> bool:
     """An ended row whose session the cloud still lists: it is billing again until closed."""
     with transaction.atomic():
+        usage_rollup.session_unroll(session=session)
         changed = (LiveSession.objects.filter(pk=session.pk, status__in=LiveSession.ENDED_STATUSES,
                                               cloud_closed_at__isnull=False)
                    .update(cloud_closed_at=None, next_close_at=None, unlisted_count=0))

@@ -20,7 +20,7 @@ from django.utils import timezone
 from tcadh.errors import TcadhError
 from tcadh.models import ListedSession, SessionStatus
 
-from . import budget_sweep, cloud, services
+from . import budget_sweep, cloud, services, usage_rollup
 from .models import Account, LiveSession, SessionEvent
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ class IdleSweepResult:
     warned: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
     caps: budget_sweep.CapSweepResult = field(default_factory=budget_sweep.CapSweepResult)
+    rolled_up: int = 0
 
 
 def _ready_unstarted(session: LiveSession) -> bool:
@@ -134,8 +135,9 @@ def sessions_idle_sweep(*, now: datetime | None = None) -> IdleSweepResult:
         elif idle >= limit - timedelta(seconds=IDLE_WARNING_SECONDS) and session.idle_warned_at is None:
             if session_warn_idle(session=session, now=now):
                 result.warned.append(session.pk)
-    # Daily caps ride on the same task: one fewer thing for beat to schedule.
+    # Daily caps and the usage rollup ride on the same task: one fewer thing for beat to schedule.
     result.caps = budget_sweep.sessions_cap_sweep(now=now)
+    result.rolled_up = usage_rollup.usage_roll_up(now=now)
     return result
 
 

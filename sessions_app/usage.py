@@ -19,9 +19,8 @@ from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
 
 from .csv_cells import Echo, csv_cell
-from .models import Account, Asset, AuditEntry, LiveSession, Project
+from .models import Account, Asset, AuditEntry, LiveSession, Project, UsageDay
 
-DB_CHUNK_ROWS = 2000
 CSV_CHUNK_ROWS = 500
 # The counterfactual of "minutes saved": without the console, the cloud itself closes a session
 # 10 minutes after its last interaction (PROTOCOL.md §7.3).
@@ -52,12 +51,6 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
     return first, timezone.make_aware(datetime(following.year, following.month, 1))
 
 
-def minutes_used(rows, *, now: datetime) -> tuple[int, float]:
-    """(sessions, seconds) of the given LiveSession rows."""
-    row = rows.aggregate(sessions=Count("pk"), duration=Sum(session_duration(now)))
-    return row["sessions"], seconds_of(row["duration"])
-
-
 # -- the Usage page: one grouped query, folded into each view ----------------------------------
 
 @dataclass
@@ -85,16 +78,36 @@ class UsageReport:
 
 
 GROUPS = ("account_id", "project_id", "asset_id", "created_by_id")
+# The same groups in UsageDay, which calls the creator the operator.
+ROLLED_UP = {"account_id": "account_id", "project_id": "project_id", "asset_id": "asset_id",
+             "created_by_id": "operator_id"}
 
 
-def usage_grouped(*, since: datetime, until: datetime, now: datetime):
-    """Sessions and session-minutes per (day, account, project, asset, operator) in the range:
-    one pass over the (created_at) index, however the page slices it."""
-    return (LiveSession.objects.filter(created_at__gte=since, created_at__lt=until)
+def usage_grouped(*, since: datetime, until: datetime, now: datetime, groups: tuple[str, ...] = GROUPS,
+                  rows=None):
+    """Sessions and session-minutes of LiveSession rows per day and `groups`, in one pass."""
+    rows = LiveSession.objects.all() if rows is None else rows
+    return (rows.filter(created_at__gte=since, created_at__lt=until)
             .annotate(day=TruncDate("created_at"))
-            .values("day", *GROUPS)
+            .values("day", *groups)
             .annotate(sessions=Count("pk"), duration=Sum(session_duration(now)))
-            .order_by("day", *GROUPS))
+            .order_by())
+
+
+def usage_rows(*, since: datetime, until: datetime, now: datetime,
+               groups: tuple[str, ...] = GROUPS) -> Iterator[tuple[tuple, int, float]]:
+    """((day, *group pks), sessions, seconds) for the range, from UsageDay for what is rolled up
+    and from the sessions for the rest (today's, and those the cloud has not confirmed closed).
+    `since` and `until` are midnights; a key may come more than once."""
+    rolled = (UsageDay.objects.filter(day__gte=timezone.localdate(since), day__lt=timezone.localdate(until))
+              .values("day", *(ROLLED_UP[group] for group in groups))
+              .annotate(n=Sum("sessions"), s=Sum("seconds")).order_by())
+    for row in rolled:
+        yield (row["day"], *(row[ROLLED_UP[group]] for group in groups)), row["n"], row["s"]
+    fresh = usage_grouped(since=since, until=until, now=now, groups=groups,
+                          rows=LiveSession.objects.filter(rolled_up=False))
+    for row in fresh:
+        yield (row["day"], *(row[group] for group in groups)), row["sessions"], seconds_of(row["duration"])
 
 
 NOBODY = {"account_id": "(none)", "project_id": "(no project)", "asset_id": "(no asset)",
@@ -129,12 +142,11 @@ def usage_report(*, since: datetime, until: datetime, now: datetime | None = Non
     total = UsageLine(key=None, label="Total")
     days: dict[date, UsageLine] = {}
     groups: dict[str, dict] = {group: {} for group in GROUPS}
-    for row in usage_grouped(since=since, until=until, now=now):
-        seconds = seconds_of(row["duration"])
-        lines = [total, days.setdefault(row["day"], UsageLine(key=row["day"], label=row["day"].isoformat()))]
-        lines += [groups[group].setdefault(row[group], UsageLine(key=row[group], label="")) for group in GROUPS]
+    for (day, *pks), sessions, seconds in usage_rows(since=since, until=until, now=now):
+        lines = [total, days.setdefault(day, UsageLine(key=day, label=day.isoformat()))]
+        lines += [groups[group].setdefault(pk, UsageLine(key=pk, label="")) for group, pk in zip(GROUPS, pks)]
         for line in lines:
-            line.sessions += row["sessions"]
+            line.sessions += sessions
             line.seconds += seconds
     names = Names()
     for group, lines in groups.items():
@@ -153,16 +165,12 @@ def usage_report(*, since: datetime, until: datetime, now: datetime | None = Non
 def month_to_date(*, now: datetime | None = None) -> list[UsageLine]:
     """Every account with its sessions and session-minutes since the first of this month."""
     now = now or timezone.now()
-    since, _ = month_bounds(timezone.localdate(now))
-    rows = (LiveSession.objects.filter(created_at__gte=since, created_at__lt=now).values("account_id")
-            .annotate(sessions=Count("pk"), duration=Sum(session_duration(now))).order_by())
-    by_pk = {row["account_id"]: row for row in rows}
-    lines = []
-    for account in Account.objects.all():
-        row = by_pk.get(account.pk, {"sessions": 0, "duration": None})
-        lines.append(UsageLine(key=account.pk, label=account.name, sessions=row["sessions"],
-                               seconds=seconds_of(row["duration"])))
-    return lines
+    since, until = month_bounds(timezone.localdate(now))
+    lines = {account.pk: UsageLine(key=account.pk, label=account.name) for account in Account.objects.all()}
+    for (_, account_pk), sessions, seconds in usage_rows(since=since, until=until, now=now, groups=("account_id",)):
+        lines[account_pk].sessions += sessions
+        lines[account_pk].seconds += seconds
+    return list(lines.values())
 
 
 # -- minutes saved ------------------------------------------------------------------------------
@@ -187,23 +195,19 @@ def minutes_saved(*, since: datetime, until: datetime) -> list[Saved]:
     is when the cloud confirmed it closed. Only confirmed closes count; a cut-off the cloud has
     not confirmed may still be billed.
     """
-    cut_off = Q(action__in=CUT_OFF_ACTIONS) | Q(action="close", session__is_orphan=True)
-    closes = (AuditEntry.objects.filter(cut_off, created_at__gte=since, created_at__lt=until,
-                                        session__isnull=False).values("session_id", "action"))
-    cause_of = {}
-    for entry in closes.iterator(chunk_size=DB_CHUNK_ROWS):
-        cause_of.setdefault(entry["session_id"], CUT_OFF_ACTIONS.get(entry["action"], "orphan close"))
-    last_interaction = Coalesce(F("last_activity_at"), F("started_at"), F("created_at"))
+    last_interaction = Coalesce(F("session__last_activity_at"), F("session__started_at"), F("session__created_at"))
     deadline = ExpressionWrapper(last_interaction + Value(CLOUD_NO_INTERACTION_CLOSE), output_field=DateTimeField())
-    saved = ExpressionWrapper(Greatest(deadline, F("cloud_closed_at")) - F("cloud_closed_at"),
-                              output_field=DurationField())
+    closed = F("session__cloud_closed_at")
+    saved = ExpressionWrapper(Greatest(deadline, closed) - closed, output_field=DurationField())
+    cut_off = Q(action__in=CUT_OFF_ACTIONS) | Q(action="close", session__is_orphan=True)
+    rows = (AuditEntry.objects.filter(cut_off, created_at__gte=since, created_at__lt=until,
+                                      session__cloud_closed_at__isnull=False)
+            .values("action").annotate(sessions=Count("session_id", distinct=True), saved=Sum(saved)).order_by())
     totals: dict[str, list] = defaultdict(lambda: [0, 0.0])
-    rows = (LiveSession.objects.filter(pk__in=list(cause_of), cloud_closed_at__isnull=False)
-            .annotate(saved=saved).values_list("pk", "saved"))
-    for pk, value in rows.iterator(chunk_size=DB_CHUNK_ROWS):
-        line = totals[cause_of[pk]]
-        line[0] += 1
-        line[1] += seconds_of(value)
+    for row in rows:
+        line = totals[CUT_OFF_ACTIONS.get(row["action"], "orphan close")]
+        line[0] += row["sessions"]
+        line[1] += seconds_of(row["saved"])
     return [Saved(cause=cause, sessions=totals[cause][0], seconds=totals[cause][1])
             for cause in CUT_OFF_ACTIONS.values()]
 
@@ -249,18 +253,28 @@ CSV_HEADER = ["Day", "Account", "Project", "Asset", "Operator", "Sessions", "Ses
 
 def usage_csv(*, since: datetime, until: datetime, now: datetime | None = None,
               chunk_rows: int = CSV_CHUNK_ROWS) -> Iterator[str]:
-    """The grouped usage as CSV, streamed in pieces from a server-side cursor."""
+    """The month's usage as CSV, one row per day, account, project, asset and operator, written
+    in pieces. Memory follows the number of such rows (thousands a month), not of sessions."""
     now = now or timezone.now()
     writer = csv.writer(Echo())
     yield writer.writerow(CSV_HEADER)
+    merged: dict[tuple, list] = {}
+    for key, sessions, seconds in usage_rows(since=since, until=until, now=now):
+        line = merged.setdefault(key, [0, 0.0])
+        line[0] += sessions
+        line[1] += seconds
     names = Names()
+    for index, group in enumerate(GROUPS, start=1):
+        names.fetch(group, {key[index] for key in merged})
+
+    def cells_of(key: tuple) -> list:
+        return [key[0].isoformat()] + [names.of(group, pk) for group, pk in zip(GROUPS, key[1:])]
+
     batch: list[str] = []
-    rows = (usage_grouped(since=since, until=until, now=now)
-            .values_list("day", *GROUPS, "sessions", "duration").iterator(chunk_size=DB_CHUNK_ROWS))
-    for day, *pks, sessions, duration in rows:
-        cells = [day.isoformat()] + [names.of(group, pk) for group, pk in zip(GROUPS, pks)]
-        batch.append(writer.writerow([csv_cell(cell) for cell in cells]
-                                     + [sessions, round(seconds_of(duration) / 60, 2)]))
+    for key in sorted(merged, key=cells_of):
+        sessions, seconds = merged[key]
+        cells = cells_of(key)
+        batch.append(writer.writerow([csv_cell(cell) for cell in cells] + [sessions, round(seconds / 60, 2)]))
         if len(batch) >= chunk_rows:
             yield "".join(batch)
             batch.clear()

@@ -9,9 +9,9 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from sessions_app import cloud_errors, services, sweeps, usage
+from sessions_app import cloud_errors, services, sweeps, usage, usage_rollup
 from sessions_app.csv_cells import csv_cell
-from sessions_app.models import LiveSession
+from sessions_app.models import LiveSession, UsageDay
 
 from .helpers import create_session, started_session, wait_ready
 from .test_sweeps import make_idle, set_idle_limit, sim_session
@@ -208,3 +208,64 @@ def test_a_session_is_counted_from_its_creation_while_it_prepares(sim, account, 
     line = operator_line(usage.usage_report(since=since, until=until, now=session.created_at + timedelta(seconds=30)),
                          "olivia")
     assert abs(line.seconds - 30) < 1
+
+
+# -- the rollup of finished days ----------------------------------------------------------------
+
+def yesterdays(session: LiveSession, lasted: float) -> LiveSession:
+    """The session as if created yesterday and confirmed closed `lasted` seconds later."""
+    created = session.created_at - timedelta(days=1)
+    LiveSession.objects.filter(pk=session.pk).update(created_at=created,
+                                                     cloud_closed_at=created + timedelta(seconds=lasted))
+    session.refresh_from_db()
+    return session
+
+
+def two_days(session: LiveSession, now) -> usage.UsageReport:
+    since = usage.day_start(session.created_at)
+    return usage.usage_report(since=since, until=since + timedelta(days=2), now=now)
+
+
+def test_rolling_up_a_finished_day_keeps_every_figure(sim, account, operator, auditor, client):
+    old = yesterdays(started_session(operator, account), 125)
+    services.session_close(user=operator, session=old)
+    today = started_session(operator, account, user_id="today")
+    now = timezone.now() + timedelta(seconds=30)
+    before = two_days(old, now)
+
+    assert usage_rollup.usage_roll_up(now=now) == 1
+    assert LiveSession.objects.get(pk=old.pk).rolled_up and not LiveSession.objects.get(pk=today.pk).rolled_up
+    assert UsageDay.objects.get().seconds == 125
+    after = two_days(old, now)
+    assert [(d.key, d.sessions, round(d.seconds, 3)) for d in after.by_day] == \
+        [(d.key, d.sessions, round(d.seconds, 3)) for d in before.by_day]
+    assert [(d.label, round(d.seconds, 3)) for d in after.by_operator] == \
+        [(d.label, round(d.seconds, 3)) for d in before.by_operator]
+    assert usage_rollup.usage_roll_up(now=now) == 0, "rolled up once"
+    client.force_login(auditor)
+    since = usage.day_start(old.created_at)
+    body = b"".join(client.get(reverse("usage_export"), {"month": f"{since:%Y-%m}"}).streaming_content).decode()
+    assert f"{timezone.localdate(old.created_at).isoformat()},Simulator" in body and ",1,2.08" in body
+
+
+def test_a_rolled_up_session_the_cloud_lists_again_counts_until_now_once(sim, account, operator):
+    old = started_session(operator, account)
+    services.session_close(user=operator, session=old)
+    old = yesterdays(old, 60)
+    assert usage_rollup.usage_roll_up() == 1
+    assert services.session_reopen_cloud_close(session=old)
+    old.refresh_from_db()
+    assert not old.rolled_up and old.cloud_closed_at is None
+    now = timezone.now()
+    line = operator_line(two_days(old, now), "olivia")
+    assert line.sessions == 1
+    assert abs(line.seconds - (now - old.created_at).total_seconds()) < 1
+
+
+def test_a_batch_partly_claimed_by_another_roll_up_is_left_to_it(sim, account, operator):
+    one = yesterdays(started_session(operator, account), 60)
+    two = yesterdays(started_session(operator, account, user_id="two"), 60)
+    LiveSession.objects.filter(pk=one.pk).update(rolled_up=True)
+    with pytest.raises(usage_rollup._Raced):
+        usage_rollup._roll_up_batch([one.pk, two.pk])
+    assert not UsageDay.objects.exists() and not LiveSession.objects.get(pk=two.pk).rolled_up

@@ -48,8 +48,8 @@ class Budget:
         return self.left_seconds / max(self.draining, 1)
 
     def words(self) -> str:
-        whose = f"account {self.name}" if self.kind == "account" else f"operator {self.name}"
-        return f"{whose} has used {self.used_minutes:.1f} of its {self.cap_minutes} session-minutes for the day"
+        who, their = (f"account {self.name}", "its") if self.kind == "account" else (f"operator {self.name}", "their")
+        return f"{who} has used {self.used_minutes:.1f} of {their} {self.cap_minutes} session-minutes for the day"
 
 
 def _budget(kind: str, name: str, cap: int, rows, day: datetime, now: datetime) -> Budget:
@@ -85,7 +85,7 @@ def budget_spent(*, account: Account, user, now: datetime | None = None) -> str 
     now = now or timezone.now()
     for budget in budgets_of(account=account, user=user, day=day_start(now), now=now):
         if budget.reached:
-            return (f"{budget.words()}, its daily cap; new sessions are refused until tomorrow "
+            return (f"{budget.words()}, all of the daily cap; new sessions are refused until tomorrow "
                     f"unless an admin raises the cap")
     return None
 

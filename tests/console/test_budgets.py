@@ -36,7 +36,7 @@ def test_an_operator_past_their_cap_is_refused_before_the_cloud_is_asked(sim, ac
 
     with pytest.raises(services.ServiceError) as refused:
         create_session(operator, account)
-    assert "operator olivia has used 1.0 of its 1 session-minutes for the day, its daily cap" in str(refused.value)
+    assert "operator olivia has used 1.0 of their 1 session-minutes for the day, all of the daily cap" in str(refused.value)
     assert calls(sim).get("createsession", 0) == creates, "the cloud was asked (and billed) anyway"
     assert AuditEntry.objects.filter(action="create_from_project", ok=False, actor=operator).exists()
 

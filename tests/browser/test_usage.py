@@ -10,7 +10,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import Console, log_in
+from .conftest import Console, log_in, screenshot
 
 SWEEP_SECONDS = "2"
 
@@ -103,3 +103,4 @@ def test_a_daily_cap_warns_then_closes_a_live_session_and_refuses_the_next(usage
     expect(caps.get_by_role("row", name=re.compile("^operator admin"))).to_be_visible()
     saved = page.get_by_role("table", name="Minutes saved").get_by_role("row", name=re.compile("^daily cap"))
     expect(saved.get_by_role("cell").first).to_have_text("1")
+    screenshot(page, "usage")

@@ -202,6 +202,8 @@ def fill(sessions: int) -> dict:
     log("rolling up the finished days")
     started = time.monotonic()
     rolled = usage_roll_up(batch_rows=10_000, max_batches=None)
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as raw:
+        raw.execute("VACUUM ANALYZE")  # what autovacuum does after the sweeps' small batches
     timings["rollup"] = time.monotonic() - started
     log(f"rolled up {rolled:,} sessions in {timings['rollup']:.0f} s")
     return {"admin": admin, "big_account": accounts[0], "timings": timings}
@@ -258,6 +260,8 @@ def measure(admin, big_account: int) -> dict:
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     history = reverse("audit_account_history", args=[big_account])
     pages = {
+        # Two queries and a small template: what any page costs on this machine right now.
+        "baseline: the audit home page (no data)": reverse("audit_home"),
         "usage (this month)": reverse("usage"),
         f"usage ({last_month:%Y-%m}, a full month)": f"{reverse('usage')}?month={last_month:%Y-%m}",
         "audit history (account with 80 %)": history,
@@ -296,7 +300,9 @@ def main() -> None:
         log(f"filled in {time.monotonic() - started:.0f} s: " +
             ", ".join(f"{k} {v:.0f} s" for k, v in filled["timings"].items()))
         figures = measure(filled["admin"], filled["big_account"])
-        print(f"\n{args.sessions:,} sessions, {args.sessions * UTTERANCES_PER_SESSION:,} utterances, PostgreSQL")
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"\n{args.sessions:,} sessions, {args.sessions * UTTERANCES_PER_SESSION:,} utterances, PostgreSQL; "
+              f"load average {load} on {os.cpu_count()} CPUs")
         for name, page in figures["pages"].items():
             verdict = "ok" if page["median_ms"] < 100 else "OVER 100 ms"
             print(f"  {name:<45} median {page['median_ms']:7.1f} ms  max {page['max_ms']:7.1f} ms  {verdict}")

@@ -35,6 +35,10 @@ class Budget:
         return self.used_seconds / 60
 
     @property
+    def used_minutes_text(self) -> str:
+        return f"{self.used_minutes:.2f}"
+
+    @property
     def left_seconds(self) -> float:
         return self.cap_minutes * 60 - self.used_seconds
 

@@ -217,6 +217,19 @@ class UsageDay(models.Model):
         indexes = [models.Index(fields=["day"], name="usageday_day")]
 
 
+class SavedDay(models.Model):
+    """Session-minutes the console's own closes saved, of rolled-up sessions created on one day,
+    per kind of close (the audit action): what "minutes saved" sums (see usage.minutes_saved)."""
+
+    day = models.DateField()
+    action = models.CharField(max_length=40)
+    sessions = models.IntegerField()
+    seconds = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="savedday_day")]
+
+
 class Utterance(models.Model):
     """One drive command sent to the avatar, and what became of it."""
 

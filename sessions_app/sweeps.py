@@ -398,5 +398,6 @@ def orphan_adopt(*, user, session: LiveSession) -> None:
 def orphan_close(*, user, session: LiveSession) -> None:
     if not session.is_orphan:
         raise services.ServiceError("the session is not an orphan")
-    if not services.session_close(user=user, session=session, reason=f"orphan closed by {user.get_username()}"):
+    if not services.session_close(user=user, session=session, reason=f"orphan closed by {user.get_username()}",
+                                  action="close_orphan"):
         raise services.ServiceError("the session was already closing or closed")

@@ -14,18 +14,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value
+from django.db.models import Count, DateTimeField, DurationField, ExpressionWrapper, F, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
 
 from .csv_cells import Echo, csv_cell
-from .models import Account, Asset, AuditEntry, LiveSession, Project, UsageDay
+from .models import Account, Asset, LiveSession, Project, SavedDay, UsageDay
 
 CSV_CHUNK_ROWS = 500
 # The counterfactual of "minutes saved": without the console, the cloud itself closes a session
 # 10 minutes after its last interaction (PROTOCOL.md §7.3).
 CLOUD_NO_INTERACTION_CLOSE = timedelta(minutes=10)
-# Closes that cut a session short on the console's own initiative, by the audit action they wrote.
+# Closes that cut a session short (the sweeps', and an operator's close of an orphan), by the
+# audit action they write.
 CUT_OFF_ACTIONS = {"close_idle": "idle sweep", "close_orphan": "orphan close", "close_cap": "daily cap"}
 
 
@@ -63,6 +64,10 @@ class UsageLine:
     @property
     def minutes(self) -> float:
         return self.seconds / 60
+
+    @property
+    def minutes_text(self) -> str:
+        return f"{self.minutes:.2f}"
 
 
 @dataclass
@@ -138,28 +143,45 @@ class Names:
 
 
 def usage_report(*, since: datetime, until: datetime, now: datetime | None = None) -> UsageReport:
+    """The range by day, account, project, asset and operator. The rolled-up part is grouped by
+    the database once per view (a few dozen rows each); only the sessions not rolled up yet are
+    folded here."""
     now = now or timezone.now()
-    total = UsageLine(key=None, label="Total")
-    days: dict[date, UsageLine] = {}
-    groups: dict[str, dict] = {group: {} for group in GROUPS}
-    for (day, *pks), sessions, seconds in usage_rows(since=since, until=until, now=now):
-        lines = [total, days.setdefault(day, UsageLine(key=day, label=day.isoformat()))]
-        lines += [groups[group].setdefault(pk, UsageLine(key=pk, label="")) for group, pk in zip(GROUPS, pks)]
-        for line in lines:
-            line.sessions += sessions
-            line.seconds += seconds
+    columns = {"day": "day", **ROLLED_UP}
+    lines: dict[str, dict] = {view: {} for view in columns}
+
+    def add(view: str, key, sessions: int, seconds: float) -> None:
+        line = lines[view].setdefault(key, UsageLine(key=key, label=""))
+        line.sessions += sessions
+        line.seconds += seconds
+
+    rolled = UsageDay.objects.filter(day__gte=timezone.localdate(since), day__lt=timezone.localdate(until))
+    for view, column in columns.items():
+        for row in rolled.values(column).annotate(n=Sum("sessions"), s=Sum("seconds")).order_by():
+            add(view, row[column], row["n"], row["s"])
+    fresh = usage_grouped(since=since, until=until, now=now, rows=LiveSession.objects.filter(rolled_up=False))
+    for row in fresh:
+        seconds = seconds_of(row["duration"])
+        for view in columns:
+            add(view, row[view], row["sessions"], seconds)
+
     names = Names()
-    for group, lines in groups.items():
-        names.fetch(group, lines)
-        for pk, line in lines.items():
+    for group in GROUPS:
+        names.fetch(group, lines[group])
+        for pk, line in lines[group].items():
             line.label = names.of(group, pk)
+    by_day = [lines["day"][day] for day in sorted(lines["day"])]
+    for line in by_day:
+        line.label = line.key.isoformat()
+    total = UsageLine(key=None, label="Total", sessions=sum(line.sessions for line in by_day),
+                      seconds=sum(line.seconds for line in by_day))
 
     def ranked(group: str) -> list[UsageLine]:
-        return sorted(groups[group].values(), key=lambda line: (-line.seconds, line.label))
+        return sorted(lines[group].values(), key=lambda line: (-line.seconds, line.label))
 
-    return UsageReport(since=since, until=until, total=total, by_day=[days[day] for day in sorted(days)],
-                       by_account=ranked("account_id"), by_project=ranked("project_id"),
-                       by_asset=ranked("asset_id"), by_operator=ranked("created_by_id"))
+    return UsageReport(since=since, until=until, total=total, by_day=by_day, by_account=ranked("account_id"),
+                       by_project=ranked("project_id"), by_asset=ranked("asset_id"),
+                       by_operator=ranked("created_by_id"))
 
 
 def month_to_date(*, now: datetime | None = None) -> list[UsageLine]:
@@ -182,32 +204,41 @@ class Saved:
     seconds: float
 
     @property
-    def minutes(self) -> float:
-        return self.seconds / 60
+    def minutes_text(self) -> str:
+        return f"{self.seconds / 60:.2f}"
+
+
+def _saved_seconds() -> ExpressionWrapper:
+    last_interaction = Coalesce(F("last_activity_at"), F("started_at"), F("created_at"))
+    deadline = ExpressionWrapper(last_interaction + Value(CLOUD_NO_INTERACTION_CLOSE), output_field=DateTimeField())
+    return ExpressionWrapper(Greatest(deadline, F("cloud_closed_at")) - F("cloud_closed_at"),
+                             output_field=DurationField())
+
+
+def saved_grouped(rows):
+    """Cut-off sessions among `rows` (confirmed closed), per day created and kind of close."""
+    return (rows.filter(cloud_closed_at__isnull=False, audit__action__in=CUT_OFF_ACTIONS)
+            .annotate(day=TruncDate("created_at")).values("day", "audit__action")
+            .annotate(n=Count("pk", distinct=True), saved=Sum(_saved_seconds())).order_by())
 
 
 def minutes_saved(*, since: datetime, until: datetime) -> list[Saved]:
-    """Session-minutes the idle sweep, orphan closes and the daily caps cut off in the range, one
-    line per cause.
+    """Session-minutes the idle sweep, orphan closes and the daily caps cut off, of the sessions
+    created in the range (midnights), one line per cause.
 
     A session cut off at T, whose last interaction was at A, would otherwise have run until the
     cloud's own no-interaction close at A + 10 minutes: it saved max(0, A + 10 min - T), where T
     is when the cloud confirmed it closed. Only confirmed closes count; a cut-off the cloud has
-    not confirmed may still be billed.
+    not confirmed may still be billed. Rolled-up days come from SavedDay.
     """
-    last_interaction = Coalesce(F("session__last_activity_at"), F("session__started_at"), F("session__created_at"))
-    deadline = ExpressionWrapper(last_interaction + Value(CLOUD_NO_INTERACTION_CLOSE), output_field=DateTimeField())
-    closed = F("session__cloud_closed_at")
-    saved = ExpressionWrapper(Greatest(deadline, closed) - closed, output_field=DurationField())
-    cut_off = Q(action__in=CUT_OFF_ACTIONS) | Q(action="close", session__is_orphan=True)
-    rows = (AuditEntry.objects.filter(cut_off, created_at__gte=since, created_at__lt=until,
-                                      session__cloud_closed_at__isnull=False)
-            .values("action").annotate(sessions=Count("session_id", distinct=True), saved=Sum(saved)).order_by())
     totals: dict[str, list] = defaultdict(lambda: [0, 0.0])
-    for row in rows:
-        line = totals[CUT_OFF_ACTIONS.get(row["action"], "orphan close")]
-        line[0] += row["sessions"]
-        line[1] += seconds_of(row["saved"])
+    rolled = (SavedDay.objects.filter(day__gte=timezone.localdate(since), day__lt=timezone.localdate(until))
+              .values("action").annotate(n=Sum("sessions"), s=Sum("seconds")).order_by())
+    fresh = saved_grouped(LiveSession.objects.filter(rolled_up=False, created_at__gte=since, created_at__lt=until))
+    for action, sessions, seconds in [(row["action"], row["n"], row["s"]) for row in rolled] + \
+            [(row["audit__action"], row["n"], seconds_of(row["saved"])) for row in fresh]:
+        totals[CUT_OFF_ACTIONS[action]][0] += sessions
+        totals[CUT_OFF_ACTIONS[action]][1] += seconds
     return [Saved(cause=cause, sessions=totals[cause][0], seconds=totals[cause][1])
             for cause in CUT_OFF_ACTIONS.values()]
 

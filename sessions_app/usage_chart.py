@@ -12,20 +12,27 @@ WIDTH, HEIGHT = 720, 200
 LEFT, BOTTOM, TOP = 48, 24, 10
 
 
+# Coordinates are text already: the template then prints them as they are, without localising
+# hundreds of numbers on every page view.
+
 @dataclass(frozen=True)
 class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
+    x: str
+    y: str
+    width: str
+    height: str
     label: str  # the bar's tooltip: day and minutes
     day: int
 
 
 @dataclass(frozen=True)
 class Tick:
-    y: float
+    y: str
     label: str
+
+
+def _coordinate(value: float) -> str:
+    return f"{value:.2f}"
 
 
 @dataclass(frozen=True)
@@ -59,12 +66,12 @@ def daily_chart(*, first: date, days: int, lines: list[UsageLine]) -> DailyChart
         day = first + timedelta(days=index)
         value = minutes.get(day, 0.0)
         height = plot_height * value / top
-        bar = Bar(x=round(LEFT + index * slot + slot * 0.15, 2), y=round(baseline - height, 2),
-                  width=round(slot * 0.7, 2), height=round(height, 2),
+        bar = Bar(x=_coordinate(LEFT + index * slot + slot * 0.15), y=_coordinate(baseline - height),
+                  width=_coordinate(slot * 0.7), height=_coordinate(height),
                   label=f"{day.isoformat()}: {value:.2f} session-minutes", day=day.day)
         bars.append(bar)
         if day.day == 1 or day.day % 5 == 0:
             labels.append(bar)
-    ticks = [Tick(y=round(baseline - plot_height * step / 4, 2), label=f"{top * step / 4:g}") for step in range(5)]
+    ticks = [Tick(y=_coordinate(baseline - plot_height * step / 4), label=f"{top * step / 4:g}") for step in range(5)]
     return DailyChart(width=WIDTH, height=HEIGHT, left=LEFT, baseline=baseline, bars=bars, ticks=ticks,
                       day_labels=labels)

@@ -15,8 +15,8 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import LiveSession, UsageDay
-from .usage import day_start, seconds_of, session_duration
+from .models import LiveSession, SavedDay, UsageDay
+from .usage import day_start, saved_grouped, seconds_of, session_duration
 
 ROLLUP_BATCH_ROWS = 2000
 # Per sweep: a first run over years of history is spread over several sweeps.
@@ -42,6 +42,9 @@ def _roll_up_batch(pks: list[int]) -> None:
                      asset_id=row["asset_id"], operator_id=row["created_by_id"], sessions=row["n"],
                      seconds=seconds_of(row["duration"]))
             for row in grouped])
+        SavedDay.objects.bulk_create([
+            SavedDay(day=row["day"], action=row["audit__action"], sessions=row["n"], seconds=seconds_of(row["saved"]))
+            for row in saved_grouped(LiveSession.objects.filter(pk__in=pks))])
 
 
 def usage_roll_up(*, now=None, batch_rows: int = ROLLUP_BATCH_ROWS, max_batches: int | None = ROLLUP_MAX_BATCHES) -> int:
@@ -76,5 +79,8 @@ def session_unroll(*, session: LiveSession) -> bool:
                                 project_id=row["project_id"], asset_id=row["asset_id"],
                                 operator_id=row["created_by_id"], sessions=-1,
                                 seconds=-(row["cloud_closed_at"] - row["created_at"]).total_seconds())
+        for saved in saved_grouped(LiveSession.objects.filter(pk=session.pk)):
+            SavedDay.objects.create(day=saved["day"], action=saved["audit__action"], sessions=-saved["n"],
+                                    seconds=-seconds_of(saved["saved"]))
         LiveSession.objects.filter(pk=session.pk).update(rolled_up=False)
     return True

@@ -36,12 +36,12 @@ def usage_page(request):
     since, until = usage.month_bounds(month)
     now = timezone.now()
     report = usage.usage_report(since=since, until=until, now=now)
-    this_month, _ = usage.month_bounds(timezone.localdate(now))
+    this_month, next_month = usage.month_bounds(timezone.localdate(now))
     return render(request, "usage/usage.html", {
         "month": month, "month_value": f"{month:%Y-%m}", "problem": problem, "report": report,
         "chart": daily_chart(first=month, days=(until - since).days, lines=report.by_day),
         "month_to_date": usage.month_to_date(now=now),
-        "saved": usage.minutes_saved(since=this_month, until=now),
+        "saved": usage.minutes_saved(since=this_month, until=next_month),
         "caps": budgets.budgets_today(now=now),
         "counterfactual_minutes": int(usage.CLOUD_NO_INTERACTION_CLOSE.total_seconds() // 60),
     })

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
+from django.db.models import F
 from django.utils import timezone
 
 from sessions_app import cloud_errors, services, sweeps, usage, usage_rollup
@@ -14,7 +15,7 @@ from sessions_app.csv_cells import csv_cell
 from sessions_app.models import LiveSession, UsageDay
 
 from .helpers import create_session, started_session, wait_ready
-from .test_sweeps import make_idle, set_idle_limit, sim_session
+from .test_sweeps import make_idle, outside_session, reconcile_twice, set_idle_limit, sim_session
 
 pytestmark = pytest.mark.django_db
 
@@ -269,3 +270,36 @@ def test_a_batch_partly_claimed_by_another_roll_up_is_left_to_it(sim, account, o
     with pytest.raises(usage_rollup._Raced):
         usage_rollup._roll_up_batch([one.pk, two.pk])
     assert not UsageDay.objects.exists() and not LiveSession.objects.get(pk=two.pk).rolled_up
+
+
+def test_an_operator_closing_an_orphan_counts_as_an_orphan_close(sim, account, operator):
+    outside_session(sim, "outside-tool")
+    orphan = LiveSession.objects.get(pk=reconcile_twice(account).orphaned[0])
+    sweeps.orphan_close(user=operator, session=orphan)
+    saved = {line.cause: line for line in usage.minutes_saved(since=orphan.created_at - timedelta(minutes=1),
+                                                              until=timezone.now() + timedelta(seconds=1))}
+    assert saved["orphan close"].sessions == 1 and saved["orphan close"].seconds > 0
+
+
+def test_minutes_saved_are_the_same_before_and_after_their_day_is_rolled_up(sim, account, operator):
+    set_idle_limit(account, 90)
+    session = started_session(operator, account)
+    make_idle(session, 120)
+    assert sweeps.sessions_idle_sweep().closed == [session.pk]
+    day = timedelta(days=1)
+    LiveSession.objects.filter(pk=session.pk).update(
+        created_at=F("created_at") - day, started_at=F("started_at") - day,
+        last_activity_at=F("last_activity_at") - day, cloud_closed_at=F("cloud_closed_at") - day)
+    session.refresh_from_db()
+    since = usage.day_start(session.created_at)
+
+    def saved():
+        return [(line.cause, line.sessions, round(line.seconds, 3))
+                for line in usage.minutes_saved(since=since, until=since + 2 * day)]
+
+    before = saved()
+    assert before[0][:2] == ("idle sweep", 1) and before[0][2] > 0
+    assert usage_rollup.usage_roll_up() == 1
+    assert saved() == before
+    services.session_reopen_cloud_close(session=session)
+    assert saved()[0][1] == 0, "a session billing again has saved nothing yet"

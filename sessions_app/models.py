@@ -21,6 +21,11 @@ class Account(models.Model):
         null=True, blank=True, default=10,
         help_text="Close sessions unknown to the console after this long; empty = never.",
     )
+    daily_minutes_cap = models.PositiveIntegerField(
+        "Daily cap (session-minutes)", null=True, blank=True,
+        help_text="Session-minutes the account may use per day; a create past it is refused and live "
+                  "sessions are closed at it. Empty = no cap.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -130,6 +135,10 @@ class LiveSession(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     idle_warned_at = models.DateTimeField(null=True, blank=True)
+    # Set once the session's viewers were told a daily cap closes it within a minute.
+    cap_warned_at = models.DateTimeField(null=True, blank=True)
+    # Its minutes are in UsageDay (it was confirmed closed on an earlier day): see usage_rollup.
+    rolled_up = models.BooleanField(default=False)
     # Paid concurrency ends when the cloud says so, not when this row does: empty until the cloud
     # confirmed the session closed (status 2 or 4, "no such session", or absent from two list
     # calls in a row). Every row without it is converged with the cloud by the sweeps.
@@ -151,6 +160,10 @@ class LiveSession(models.Model):
             models.Index(fields=["account", "created_at"], name="session_account_created"),
             models.Index(fields=["project", "created_at"], name="session_project_created"),
             models.Index(fields=["asset", "created_at"], name="session_asset_created"),
+            # An operator's minutes today, checked on every create and every idle sweep.
+            models.Index(fields=["created_by", "created_at"], name="session_creator_created"),
+            # The Usage page reads the rows not yet rolled up: today's and the unconfirmed ones.
+            models.Index(fields=["created_at"], condition=models.Q(rolled_up=False), name="session_not_rolled_up"),
         ]
 
     def __str__(self) -> str:
@@ -172,6 +185,57 @@ class LiveSession(models.Model):
         if self.asset_id:
             return f"asset {self.asset}"
         return "unknown source"
+
+
+class OperatorBudget(models.Model):
+    """An operator's daily cap of session-minutes, over every account they create sessions in."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget")
+    daily_minutes_cap = models.PositiveIntegerField(
+        "Daily cap (session-minutes)",
+        help_text="Session-minutes this person's sessions may use per day; a create past it is refused "
+                  "and their live sessions are closed at it.",
+    )
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.daily_minutes_cap} min/day)"
+
+
+class UsageDay(models.Model):
+    """Sessions and session-minutes of confirmed-closed sessions created on one day, per account,
+    project, asset and operator: what the Usage page sums instead of a month of sessions.
+
+    Rows are only ever added; a session billing again after its minutes were rolled up adds a
+    row taking them back out (see usage_rollup), so sums stay exact.
+    """
+
+    day = models.DateField()
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    sessions = models.IntegerField()
+    seconds = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="usageday_day")]
+
+
+class SavedDay(models.Model):
+    """Session-minutes the console's own closes saved, of rolled-up sessions created on one day,
+    per kind of close (the audit action): what "minutes saved" sums (see usage.minutes_saved)."""
+
+    day = models.DateField()
+    action = models.CharField(max_length=40)
+    sessions = models.IntegerField()
+    seconds = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="savedday_day")]
 
 
 class Utterance(models.Model):

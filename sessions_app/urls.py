@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import player_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("sessions/<id:pk>/say/", views.session_say, name="session_say"),
     path("sessions/<id:pk>/layout/", views.session_layout, name="session_layout"),
     path("sessions/<id:pk>/player.json", views.session_player, name="session_player"),
+    path("sessions/<id:pk>/player-report/", player_views.session_player_report, name="session_player_report"),
     path("sessions/<id:pk>/trtc-join/", views.session_trtc_join, name="session_trtc_join"),
     path("audit/", include("sessions_app.audit_urls")),
 ]

@@ -190,9 +190,9 @@ export class SessionPlayer {
   recovered() {
     const stall = this.stall;
     this.stall = null;
-    if (stall.counts) this.report({ event: "stall", ms: Math.round(stall.recoveringSince - stall.since) });
+    const counted = this.reportStall(stall, stall.recoveringSince);
     this.show("playing");
-    this.say(stall.counts ? "Video recovered." : "");
+    this.say(counted ? "Video recovered." : "");
     this.noteTimer = setTimeout(() => { if (!this.stall) this.say(""); }, RECOVERED_NOTE_MS);
   }
 
@@ -201,7 +201,16 @@ export class SessionPlayer {
     const stall = this.stall;
     this.stall = null;
     this.show("playing");
-    if (stall?.counts) this.report({ event: "stall", ms: Math.round(performance.now() - stall.since) }, { keepalive });
+    if (stall) this.reportStall(stall, performance.now(), { keepalive });
+  }
+
+  // A stall is a picture that stopped for STALL_MS or more: an error recovered sooner was not one
+  // (nor is the end of the stream when the session closes, noticed before the session's new status).
+  reportStall(stall, until, options = {}) {
+    const ms = Math.round(until - stall.since);
+    if (!stall.counts || ms < STALL_MS) return false;
+    this.report({ event: "stall", ms }, options);
+    return true;
   }
 
   // The current way of playing cannot go on (an error it will not get past): the next step now.
@@ -306,5 +315,6 @@ export class SessionPlayer {
     this.ticker = null;
     window.removeEventListener("pagehide", this.onPageHide);
     if (this.current) { this.current.destroy(); this.current = null; }
+    this.sound?.idle();
   }
 }

@@ -56,4 +56,9 @@ export class SoundControl {
   render() {
     this.button.hidden = !this.video.muted;
   }
+
+  // Nothing is playing: there is no sound to offer.
+  idle() {
+    this.button.hidden = true;
+  }
 }

@@ -36,30 +36,41 @@ def test_a_paused_stream_is_noticed_shown_recovered_and_recorded(console, page):
     cloud_session_id = page.locator("h1 code").inner_text()
     player, note = page.locator("#player"), page.locator("#player-note")
     expect(note).to_have_attribute("aria-live", "polite")
+    audience = page.context.new_page()
+    audience.goto(re.sub(r"/sessions/(\d+)/$", r"/present/sessions/\1/audience/", session_url))
+    wait_playing(audience)
+    audience.evaluate("() => { window.sameLoad = true; }")
+    stage_note = audience.locator("#player-note")
 
-    with page.expect_request(is_report("stall"), timeout=60_000) as stall:
+    with (page.expect_request(is_report("stall"), timeout=60_000) as stall,
+          audience.expect_request(is_report("stall"), timeout=60_000) as audience_stall):
         pause_video(console, cloud_session_id, True)
         expect(note).to_have_text("Reconnecting video…", timeout=15_000)
         expect(player).to_have_attribute("data-video", "reconnecting")
+        expect(stage_note).to_have_text("Reconnecting video…", timeout=15_000)
         screenshot(page, "player-reconnecting")
+        screenshot(audience, "audience-reconnecting")
         pause_video(console, cloud_session_id, False)
         expect(note).to_have_text("Video recovered.", timeout=45_000)
+        expect(stage_note).to_have_text("Video recovered.", timeout=45_000)
     screenshot(page, "player-recovered")
-    assert stall.value.response().ok
+    assert stall.value.response().ok and audience_stall.value.response().ok
     expect(player).to_have_attribute("data-video", "playing")
-    wait_playing(page)
-    assert page.evaluate("() => window.sameLoad === true")
+    for viewer in (page, audience):
+        wait_playing(viewer)
+        assert viewer.evaluate("() => window.sameLoad === true")
+    audience.close()
 
     # Stored with the session: the page opened afresh and the account's audit history show it.
     page.goto(session_url)
     figures = page.locator("#player-figures")
-    expect(figures).to_contain_text("1 stall")
+    expect(figures).to_contain_text(re.compile(r"2 stalls, \d+(\.\d)? m?s without video"))
     expect(figures).to_contain_text(re.compile(r"first frame after \d"))
     page.goto(f"{console.url}/audit/accounts/")
     page.get_by_role("link", name="Simulator").first.click()
     page.get_by_role("link", name="History", exact=True).click()
     row = page.locator("#history tr", has=page.get_by_role("link", name=cloud_session_id))
-    expect(row).to_contain_text("1 stall")
+    expect(row).to_contain_text("2 stalls")
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +82,19 @@ def strict_autoplay(browser):
     strict.close()
 
 
+def make_kiosk(page, console, slug: str) -> str:
+    page.goto(f"{console.url}/present/kiosks/new/")
+    page.get_by_label("Kiosk name").fill(f"Kiosk {slug}")
+    page.get_by_label("Address (slug)").fill(slug)
+    page.get_by_label("Project").select_option(index=1)
+    page.get_by_role("button", name="Save kiosk").click()
+    expect(page.get_by_role("link", name=f"Kiosk {slug}", exact=True)).to_be_visible()
+    return f"{console.url}/present/kiosk/{slug}/"
+
+
 def test_without_sound_permission_the_video_plays_muted_and_says_so(console, page, strict_autoplay):
     log_in(page, console)
+    kiosk_url = make_kiosk(page, console, "quiet-hall")
     session_url = start_session(page, console)
     audience_url = re.sub(r"/sessions/(\d+)/$", r"/present/sessions/\1/audience/", session_url)
     # A fresh context with the login but no gesture on any page of it.
@@ -96,6 +118,14 @@ def test_without_sound_permission_the_video_plays_muted_and_says_so(console, pag
             assert viewer.evaluate("() => localStorage.getItem('tcadh-video-sound')") == "on"
             wait_playing(viewer)
             viewer.close()
+        # Nobody is there to tap a kiosk: it plays muted, saying so, until someone does.
+        kiosk = context.new_page()
+        with kiosk.expect_request(is_report("first_frame"), timeout=60_000):
+            kiosk.goto(kiosk_url)
+        expect(kiosk.get_by_role("button", name="Tap for sound")).to_be_visible()
+        assert kiosk.evaluate("() => document.querySelector('video').muted") is True
+        screenshot(kiosk, "kiosk-muted")
+        kiosk.close(run_before_unload=True)
     finally:
         context.close()
 

@@ -4,9 +4,12 @@ import json
 
 import pytest
 from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sessions_app import player_metrics
 from sessions_app.models import Account, LiveSession
+from sessions_app.params import BadParameter
 
 
 @pytest.fixture
@@ -97,3 +100,24 @@ def test_the_csrf_check_applies(session, operator):
     strict.get(reverse("session_detail", args=[session.pk]))
     token = strict.cookies["csrftoken"].value
     assert post(strict, session, {"event": "stall", "ms": 100}, HTTP_X_CSRFTOKEN=token).status_code == 200
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                    max_leaves=6)
+FIELDS = st.sampled_from(["event", "ms", "after", "extra"])
+VALUES = st.one_of(JSON, st.sampled_from(["stall", "first_frame", "start", "reconnect"]),
+                   st.integers(min_value=-10, max_value=player_metrics.STALL_MS_MAX + 10))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(FIELDS, VALUES, max_size=4))
+def test_any_body_is_a_bounded_report_or_a_reason(data):
+    try:
+        report = player_metrics.parse_player_report(data)
+    except BadParameter as exc:
+        assert str(exc)
+        return
+    most = player_metrics.STALL_MS_MAX if report.event == "stall" else player_metrics.FIRST_FRAME_MS_MAX
+    assert type(report.ms) is int and 0 <= report.ms <= most
+    assert report.after in (("",) if report.event == "stall" else player_metrics.FIRST_FRAME_AFTER)

@@ -78,6 +78,14 @@ class Asset(models.Model):
         return self.name
 
 
+def _seconds(ms: int) -> str:
+    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 class LiveSession(models.Model):
     class Status(models.TextChoices):
         PREPARING = "preparing"
@@ -149,6 +157,15 @@ class LiveSession(models.Model):
     next_close_at = models.DateTimeField(null=True, blank=True)
     # Consecutive reconciliations whose list left this session out.
     unlisted_count = models.PositiveSmallIntegerField(default=0)
+    # What the viewers' players reported (player_metrics.py), summed over every viewer: the first
+    # frame painted after the session became ready, the slowest first frame after a reconnect, and
+    # the stalls (no new frame while live) with the time they lasted.
+    first_frame_ms = models.PositiveIntegerField("Time to first frame (ms)", null=True, blank=True)
+    player_reconnects = models.PositiveIntegerField(default=0)
+    reconnect_frame_ms_max = models.PositiveIntegerField("Slowest first frame after a reconnect (ms)",
+                                                         null=True, blank=True)
+    player_stalls = models.PositiveIntegerField(default=0)
+    player_stalled_ms = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -177,6 +194,22 @@ class LiveSession(models.Model):
     def awaits_cloud_close(self) -> bool:
         """Ended here, but the cloud has not yet confirmed it stopped billing."""
         return self.status in self.ENDED_STATUSES and self.cloud_closed_at is None
+
+    @property
+    def player_figures(self) -> list[str]:
+        """What the viewers' players reported about the video, as short phrases (empty until one
+        reported anything): shown on the session page and in the audit history."""
+        figures = []
+        if self.first_frame_ms is not None:
+            figures.append(f"first frame after {_seconds(self.first_frame_ms)}")
+        if self.player_stalls:
+            figures.append(f"{_count(self.player_stalls, 'stall')}, {_seconds(self.player_stalled_ms)} without video")
+        elif figures:
+            figures.append("no stalls")
+        if self.player_reconnects:
+            figures.append(f"{_count(self.player_reconnects, 'reconnect')}, slowest first frame after "
+                           f"{_seconds(self.reconnect_frame_ms_max or 0)}")
+        return figures
 
     @property
     def source_label(self) -> str:

@@ -84,6 +84,7 @@ def session_stage(session: LiveSession) -> dict:
         "ws_path": f"/ws/sessions/{session.pk}/chat/",
         "player_url": reverse("session_player", args=[session.pk]),
         "trtc_url": reverse("session_trtc_join", args=[session.pk]),
+        "report_url": reverse("session_player_report", args=[session.pk]),
         "idle": session_idle(session),
     }
 

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from .models import Account, Asset, AuditEntry, LiveSession, Project, SessionEvent, Utterance
+from .models import Account, Asset, AuditEntry, LiveSession, OperatorBudget, Project, SessionEvent, Utterance
 
 
 class AccountAdminForm(forms.ModelForm):
@@ -16,7 +16,8 @@ class AccountAdminForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = ["name", "uin", "base_url", "appkey", "concurrency_limit", "orphan_autoclose_minutes"]
+        fields = ["name", "uin", "base_url", "appkey", "concurrency_limit", "daily_minutes_cap",
+                  "orphan_autoclose_minutes"]
 
     def clean(self):
         data = super().clean()
@@ -46,7 +47,8 @@ class AssetInline(admin.TabularInline):
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     form = AccountAdminForm
-    list_display = ["name", "uin", "base_url", "appkey", "concurrency_limit", "accesstoken_state"]
+    list_display = ["name", "uin", "base_url", "appkey", "concurrency_limit", "daily_minutes_cap", "accesstoken_state"]
+    list_editable = ["concurrency_limit", "daily_minutes_cap"]
     search_fields = ["name", "uin", "appkey"]
     inlines = [ProjectInline, AssetInline]
 
@@ -67,6 +69,13 @@ class AssetAdmin(admin.ModelAdmin):
     list_display = ["name", "asset_key", "account", "idle_limit_seconds"]
     list_filter = ["account"]
     search_fields = ["name", "asset_key"]
+
+
+@admin.register(OperatorBudget)
+class OperatorBudgetAdmin(admin.ModelAdmin):
+    list_display = ["user", "daily_minutes_cap"]
+    list_editable = ["daily_minutes_cap"]
+    search_fields = ["user__username"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

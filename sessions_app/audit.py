@@ -22,7 +22,8 @@ from django.utils.dateparse import parse_datetime
 
 from tcadh.errors import TcadhError
 
-from . import cloud, params
+from . import cloud, cloud_errors, params
+from .csv_cells import Echo, csv_cell
 from .models import Account, Asset, AuditEntry, LiveSession, Project
 
 SCOPES: dict[str, type[Account] | type[Project] | type[Asset]] = {
@@ -162,32 +163,10 @@ CSV_COLUMNS = [
 ]
 
 
-class _Echo:
-    """csv.writer wants a file; this one hands back what it is given."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-# A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(...) in a UserId
-# would be a live link); OWASP's "CSV Injection" advice: prefix it with a quote so it stays text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return f"'{value}"
-    return value
-
-
 def sessions_csv(qs: QuerySet, *, chunk_rows: int = CSV_CHUNK_ROWS) -> Iterator[str]:
     """CSV text in pieces of `chunk_rows` rows, read DB_CHUNK_ROWS at a time from a server-side
     cursor: memory stays flat whatever the row count."""
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     now = timezone.now()
     yield writer.writerow([title for title, _ in CSV_COLUMNS] + ["Duration (s)"])
     fields = [name for _, name in CSV_COLUMNS]
@@ -196,7 +175,7 @@ def sessions_csv(qs: QuerySet, *, chunk_rows: int = CSV_CHUNK_ROWS) -> Iterator[
     rows = qs.order_by("-created_at", "-pk").values_list(*fields).iterator(chunk_size=DB_CHUNK_ROWS)
     for row in rows:
         seconds = int(((row[closed_at] or now) - row[created_at]).total_seconds())
-        batch.append(writer.writerow([_cell(v) for v in row] + [seconds]))
+        batch.append(writer.writerow([csv_cell(v) for v in row] + [seconds]))
         if len(batch) >= chunk_rows:
             yield "".join(batch)
             batch.clear()
@@ -235,7 +214,7 @@ def live_now(*, scope: str, obj) -> LiveNow:
         try:
             listed = _listed_now(scope, obj)
         except TcadhError as exc:
-            return LiveNow(rows=[], error=f"the cloud did not answer: {exc.message} (code {exc.code})")
+            return LiveNow(rows=[], error=f"the cloud did not answer: {cloud_errors.explain(exc)}")
         cache.set(key, listed, timeout=LIVE_CACHE_SECONDS)
     ours = {s.cloud_session_id: s for s in LiveSession.objects.filter(
         cloud_session_id__in=[item["session_id"] for item in listed]).select_related("created_by")}

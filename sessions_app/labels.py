@@ -26,3 +26,10 @@ UTTERANCE_STATE_LABELS = {
 
 def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))
+
+# The usage page's "cut off by" column, by the words sessions_app.usage groups with.
+CUT_OFF_LABELS = {
+    "idle sweep": pgettext_lazy("cut off by", "idle sweep"),
+    "orphan close": pgettext_lazy("cut off by", "orphan close"),
+    "daily cap": pgettext_lazy("cut off by", "daily cap"),
+}

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
 from . import crypto
 from .labels import status_label
@@ -22,6 +22,11 @@ class Account(models.Model):
     orphan_autoclose_minutes = models.PositiveIntegerField(
         null=True, blank=True, default=10,
         help_text=_("Close sessions unknown to the console after this long; empty = never."),
+    )
+    daily_minutes_cap = models.PositiveIntegerField(
+        "Daily cap (session-minutes)", null=True, blank=True,
+        help_text="Session-minutes the account may use per day; a create past it is refused and live "
+                  "sessions are closed at it. Empty = no cap.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -73,6 +78,10 @@ class Asset(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def _seconds(ms: int) -> str:
+    return gettext("%(ms)s ms") % {"ms": ms} if ms < 1000 else gettext("%(s)s s") % {"s": f"{ms / 1000:.1f}"}
 
 
 class LiveSession(models.Model):
@@ -134,6 +143,10 @@ class LiveSession(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     idle_warned_at = models.DateTimeField(null=True, blank=True)
+    # Set once the session's viewers were told a daily cap closes it within a minute.
+    cap_warned_at = models.DateTimeField(null=True, blank=True)
+    # Its minutes are in UsageDay (it was confirmed closed on an earlier day): see usage_rollup.
+    rolled_up = models.BooleanField(default=False)
     # Paid concurrency ends when the cloud says so, not when this row does: empty until the cloud
     # confirmed the session closed (status 2 or 4, "no such session", or absent from two list
     # calls in a row). Every row without it is converged with the cloud by the sweeps.
@@ -144,6 +157,15 @@ class LiveSession(models.Model):
     next_close_at = models.DateTimeField(null=True, blank=True)
     # Consecutive reconciliations whose list left this session out.
     unlisted_count = models.PositiveSmallIntegerField(default=0)
+    # What the viewers' players reported (player_metrics.py), summed over every viewer: the first
+    # frame painted after the session became ready, the slowest first frame after a reconnect, and
+    # the stalls (no new frame while live) with the time they lasted.
+    first_frame_ms = models.PositiveIntegerField("Time to first frame (ms)", null=True, blank=True)
+    player_reconnects = models.PositiveIntegerField(default=0)
+    reconnect_frame_ms_max = models.PositiveIntegerField("Slowest first frame after a reconnect (ms)",
+                                                         null=True, blank=True)
+    player_stalls = models.PositiveIntegerField(default=0)
+    player_stalled_ms = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -155,6 +177,10 @@ class LiveSession(models.Model):
             models.Index(fields=["account", "created_at"], name="session_account_created"),
             models.Index(fields=["project", "created_at"], name="session_project_created"),
             models.Index(fields=["asset", "created_at"], name="session_asset_created"),
+            # An operator's minutes today, checked on every create and every idle sweep.
+            models.Index(fields=["created_by", "created_at"], name="session_creator_created"),
+            # The Usage page reads the rows not yet rolled up: today's and the unconfirmed ones.
+            models.Index(fields=["created_at"], condition=models.Q(rolled_up=False), name="session_not_rolled_up"),
         ]
 
     def __str__(self) -> str:
@@ -170,12 +196,82 @@ class LiveSession(models.Model):
         return self.status in self.ENDED_STATUSES and self.cloud_closed_at is None
 
     @property
+    def player_figures(self) -> list[str]:
+        """What the viewers' players reported about the video, as short phrases (empty until one
+        reported anything): shown on the session page and in the audit history."""
+        figures = []
+        if self.first_frame_ms is not None:
+            figures.append(gettext("first frame after %(time)s") % {"time": _seconds(self.first_frame_ms)})
+        if self.player_stalls:
+            figures.append(ngettext("%(count)s stall, %(time)s without video", "%(count)s stalls, %(time)s without video",
+                                    self.player_stalls)
+                           % {"count": self.player_stalls, "time": _seconds(self.player_stalled_ms)})
+        elif figures:
+            figures.append(gettext("no stalls"))
+        if self.player_reconnects:
+            figures.append(ngettext("%(count)s reconnect, slowest first frame after %(time)s",
+                                    "%(count)s reconnects, slowest first frame after %(time)s", self.player_reconnects)
+                           % {"count": self.player_reconnects, "time": _seconds(self.reconnect_frame_ms_max or 0)})
+        return figures
+
+    @property
     def source_label(self) -> str:
         if self.project_id:
             return gettext("project %(name)s") % {"name": self.project}
         if self.asset_id:
             return gettext("asset %(name)s") % {"name": self.asset}
         return gettext("unknown source")
+
+
+class OperatorBudget(models.Model):
+    """An operator's daily cap of session-minutes, over every account they create sessions in."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget")
+    daily_minutes_cap = models.PositiveIntegerField(
+        "Daily cap (session-minutes)",
+        help_text="Session-minutes this person's sessions may use per day; a create past it is refused "
+                  "and their live sessions are closed at it.",
+    )
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.daily_minutes_cap} min/day)"
+
+
+class UsageDay(models.Model):
+    """Sessions and session-minutes of confirmed-closed sessions created on one day, per account,
+    project, asset and operator: what the Usage page sums instead of a month of sessions.
+
+    Rows are only ever added; a session billing again after its minutes were rolled up adds a
+    row taking them back out (see usage_rollup), so sums stay exact.
+    """
+
+    day = models.DateField()
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    sessions = models.IntegerField()
+    seconds = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="usageday_day")]
+
+
+class SavedDay(models.Model):
+    """Session-minutes the console's own closes saved, of rolled-up sessions created on one day,
+    per kind of close (the audit action): what "minutes saved" sums (see usage.minutes_saved)."""
+
+    day = models.DateField()
+    action = models.CharField(max_length=40)
+    sessions = models.IntegerField()
+    seconds = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="savedday_day")]
 
 
 class Utterance(models.Model):

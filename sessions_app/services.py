@@ -24,7 +24,7 @@ from tcadh.client import trtc_room_arguments
 from tcadh.errors import TcadhError
 from tcadh.models import SessionStatus
 
-from . import broadcast, cloud, cloud_errors
+from . import broadcast, budgets, cloud, cloud_errors, usage_rollup
 from .labels import status_label
 from .models import Account, Asset, AuditEntry, LiveSession, Project, SessionEvent
 from .selectors import event_summary, session_summary
@@ -40,7 +40,7 @@ class ServiceError(Exception):
 
 
 def _cloud_message(exc: TcadhError) -> str:
-    return cloud_errors.cloud_refusal(exc)
+    return cloud_errors.explain(exc)
 
 
 def audit_record(*, actor, action: str, ok: bool = True, session: LiveSession | None = None,
@@ -110,10 +110,16 @@ def session_create(*, user, spec: NewSession) -> LiveSession:
     source = spec.project or spec.asset
     if source.account_id != spec.account.pk:
         raise ServiceError(_("%(source)s does not belong to account %(account)s") % {"source": source, "account": spec.account})
+    action = "create_from_project" if spec.project else "create_from_asset"
+    # Caps are enforced here, before the cloud starts billing: a refused create costs nothing.
+    spent = budgets.budget_spent(account=spec.account, user=user)
+    if spent is not None:
+        audit_record(actor=user, action=action, ok=False, account=spec.account, project=spec.project,
+                     asset=spec.asset, detail=spent)
+        raise ServiceError(spent)
     client = cloud.client_for(spec.account)
     common = dict(user_id=spec.user_id, protocol=spec.protocol, driver_type=spec.driver_type,
                   stream_max_interval=spec.stream_max_interval)
-    action = "create_from_project" if spec.project else "create_from_asset"
     try:
         if spec.project:
             created = client.create_session(project_id=spec.project.project_id, **common)
@@ -311,6 +317,7 @@ def session_confirm_closed_in_cloud(*, session: LiveSession, now=None, how: str 
 def session_reopen_cloud_close(*, session: LiveSession) -> bool:
     """An ended row whose session the cloud still lists: it is billing again until closed."""
     with transaction.atomic():
+        usage_rollup.session_unroll(session=session)
         changed = (LiveSession.objects.filter(pk=session.pk, status__in=LiveSession.ENDED_STATUSES,
                                               cloud_closed_at__isnull=False)
                    .update(cloud_closed_at=None, next_close_at=None, unlisted_count=0))

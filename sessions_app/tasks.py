@@ -55,7 +55,8 @@ def poll_preparing_sessions() -> dict:
 @shared_task(soft_time_limit=50, time_limit=60)
 def sweep_idle_sessions() -> dict:
     result = sweeps.sessions_idle_sweep()
-    return {"warned": result.warned, "closed": result.closed}
+    return {"warned": result.warned, "closed": result.closed,
+            "cap_warned": result.caps.warned, "cap_closed": result.caps.closed}
 
 
 @shared_task(soft_time_limit=20, time_limit=30)

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import player_views, usage_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -11,6 +11,9 @@ urlpatterns = [
     path("sessions/<id:pk>/close/", views.session_close, name="session_close"),
     path("sessions/<id:pk>/layout/", views.session_layout, name="session_layout"),
     path("sessions/<id:pk>/player.json", views.session_player, name="session_player"),
+    path("sessions/<id:pk>/player-report/", player_views.session_player_report, name="session_player_report"),
     path("sessions/<id:pk>/trtc-join/", views.session_trtc_join, name="session_trtc_join"),
+    path("usage/", usage_views.usage_page, name="usage"),
+    path("usage/export.csv", usage_views.usage_export, name="usage_export"),
     path("audit/", include("sessions_app.audit_urls")),
 ]

@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.utils.translation import gettext as _
 
-from . import lifecycle, roles, selectors, services
+from . import lifecycle, roles, selectors, services, usage
+from .create_notices import create_notices
 from .forms import LayoutForm, NewSessionForm
 from .live.limits import browser_limits
 from .models import LiveSession
@@ -42,6 +43,7 @@ def dashboard(request):
         "live": selectors.sessions_live(),
         "unconfirmed": selectors.sessions_awaiting_cloud_close(),
         "recent": selectors.sessions_recent(),
+        "concurrency": usage.concurrency_now(),
     })
 
 
@@ -61,7 +63,7 @@ def session_new(request):
             form.add_error(None, _("The session was not created: %(error)s.") % {"error": exc})
         else:
             return redirect("session_detail", pk=session.pk)
-    return render(request, "sessions/new.html", {"form": form})
+    return render(request, "sessions/new.html", {"form": form, "notices": create_notices(user=request.user)})
 
 
 # The page shows the end of a long conversation (an all-day kiosk session); the download has all of it.

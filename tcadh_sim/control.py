@@ -83,6 +83,24 @@ async def close_session(request: Request) -> JSONResponse:
     return JSONResponse(_summary(session))
 
 
+async def pause_video(request: Request) -> JSONResponse:
+    """{"paused": true} stops the session's video for every player, {"paused": false} goes on."""
+    sim = _sim(request)
+    session_id = request.path_params["session_id"]
+    if session_id not in sim.store.sessions:
+        return _error(404, "unknown session")
+    try:
+        body = await _json_body(request)
+    except ApiError as exc:
+        return _error(400, exc.message)
+    paused = body.get("paused") if isinstance(body, dict) else None
+    if not isinstance(paused, bool):
+        return _error(400, "paused: true or false")
+    if not sim.hub.pause_video(session_id, paused=paused):
+        return _error(409, "the session has no video stream (not ready, or closed)")
+    return JSONResponse({"session_id": session_id, "video_paused": paused})
+
+
 async def calls(request: Request) -> JSONResponse:
     sim = _sim(request)
     raw = request.query_params.get("since")
@@ -123,6 +141,7 @@ def routes() -> list[Route]:
         Route("/_sim/sessions", list_sessions, methods=["GET"]),
         Route("/_sim/sessions/{session_id}", session_detail, methods=["GET"]),
         Route("/_sim/sessions/{session_id}/close", close_session, methods=["POST"]),
+        Route("/_sim/sessions/{session_id}/video", pause_video, methods=["POST"]),
         Route("/_sim/calls", calls, methods=["GET"]),
         Route("/_sim/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sim/reset", reset, methods=["POST"]),

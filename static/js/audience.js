@@ -2,13 +2,12 @@
 // Also exports the pieces the kiosk page reuses (Captions, Stage).
 import { connectLive } from "./live.js";
 import { SessionPlayer } from "./player.js";
+import { SoundControl } from "./sound.js";
 
 const PLAYABLE = new Set(["ready", "started"]);
 const OVER = new Set(["done", "interrupted", "failed"]);
 // A caption stays readable a moment after the avatar stops, then the screen is clean again.
 const LINGER_MS = 2500;
-// No new frame for this long while the session is live: the stream stalled quietly, reload it.
-const STALL_MS = 8000;
 
 export function spokenText(text) {
   // A tag never holds "<": stopping there keeps this one pass over any text.
@@ -46,17 +45,16 @@ export class Captions {
   }
 }
 
-// Follows one session: plays its video, keeps the socket open, shows captions.
+// Follows one session: plays its video (the player recovers it from stalls), keeps the socket
+// open, shows captions. The page's "Tap for sound" button serves every session it follows.
 export class Stage {
-  constructor({ video, note, captions, staticRoot, csrfToken, onMessage = () => {}, onConnection = () => {} }) {
+  constructor({ video, note, captions, soundButton, staticRoot, csrfToken, onMessage = () => {}, onConnection = () => {} }) {
     Object.assign(this, { video, note, captions, staticRoot, csrfToken, onMessage, onConnection });
+    this.sound = new SoundControl({ video, button: soundButton });
     this.live = null;
     this.player = null;
     this.payload = null;
     this.status = null;
-    this.lastTime = 0;
-    this.lastProgress = Date.now();
-    this.watchdog = setInterval(() => this.checkStall(), 2000);
   }
 
   follow(payload) {
@@ -64,7 +62,7 @@ export class Stage {
     this.payload = payload;
     this.status = payload.summary.status;
     this.player = new SessionPlayer({ video: this.video, note: this.note, staticRoot: this.staticRoot,
-      trtcUrl: payload.trtc_url, csrfToken: this.csrfToken });
+      trtcUrl: payload.trtc_url, csrfToken: this.csrfToken, sound: this.sound, reportUrl: payload.report_url });
     this.connect();
     this.refreshPlayer();
   }
@@ -116,18 +114,6 @@ export class Stage {
     }
   }
 
-  checkStall() {
-    if (!this.player || !PLAYABLE.has(this.status)) { this.lastProgress = Date.now(); return; }
-    if (this.video.currentTime !== this.lastTime) {
-      this.lastTime = this.video.currentTime;
-      this.lastProgress = Date.now();
-    } else if (Date.now() - this.lastProgress > STALL_MS) {
-      this.lastProgress = Date.now();
-      this.player.stop();
-      this.refreshPlayer();
-    }
-  }
-
   send(message) { return this.live ? this.live.send(message) : false; }
 
   stop() {
@@ -159,6 +145,7 @@ if (root) {
     video: document.getElementById("video"),
     note: document.getElementById("player-note"),
     captions: new Captions(document.getElementById("captions")),
+    soundButton: document.getElementById("sound-button"),
     staticRoot: staticRootOf(), csrfToken: csrfTokenOf(),
   });
   stage.follow(JSON.parse(document.getElementById("stage").textContent));

@@ -26,6 +26,7 @@ const stage = new Stage({
   video: document.getElementById("video"),
   note: document.getElementById("player-note"),
   captions: new Captions(document.getElementById("captions")),
+  soundButton: document.getElementById("sound-button"),
   staticRoot: staticRootOf(), csrfToken,
   onMessage: receive,
 });

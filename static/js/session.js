@@ -2,6 +2,7 @@ import { h } from "./dom.js";
 import { connectLive, sinceText } from "./live.js";
 import { SessionPlayer } from "./player.js";
 import { eventText, format, statusLabel } from "./labels.js";
+import { SoundControl } from "./sound.js";
 
 const root = document.getElementById("session");
 const statusEl = document.getElementById("session-status");
@@ -18,10 +19,12 @@ let summary = JSON.parse(document.getElementById("session-summary").textContent)
 const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]")?.value ?? "";
 const staticRoot = document.querySelector("link[rel=stylesheet]").getAttribute("href").replace(/css\/console\.css.*$/, "");
 
+const video = document.getElementById("video");
 const player = new SessionPlayer({
-  video: document.getElementById("video"),
-  note: document.getElementById("player-note"),
+  video, note: document.getElementById("player-note"),
   staticRoot, trtcUrl: root.dataset.trtcUrl, csrfToken,
+  sound: new SoundControl({ video, button: document.getElementById("sound-button") }),
+  reportUrl: document.getElementById("player").dataset.reportUrl,
 });
 
 async function refreshPlayer() {

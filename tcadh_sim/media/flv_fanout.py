@@ -91,6 +91,14 @@ class FlvFanout:
         self._gop = []
         self._gop_bytes = 0
 
+    def hold(self) -> None:
+        """The stream stops for a while: nobody is given the frames before the stop, and when it
+        goes on every viewer resumes at a keyframe (a decoder cannot go on mid-GOP past a gap)."""
+        self._gop = []
+        self._gop_bytes = 0
+        for viewer in self._viewers:
+            viewer.in_sync = False
+
     def end(self) -> None:
         for viewer in self._viewers:
             viewer._end()

@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 
 from .encoder import SessionEncoder
 from .flv_fanout import FlvFanout, Viewer
-from .flv_tags import FlvTag
+from .flv_tags import FlvTag, TagKind
 from .hls import SEGMENT_SECONDS, HlsRun
 from .speech import Speech
 
@@ -59,6 +59,7 @@ class _Stream:
     hls: HlsRun | None = None
     hls_until: float = 0.0  # monotonic time until which an HLS player counts as watching
     hls_lease: asyncio.Task[None] | None = None
+    video_paused: bool = False  # the pause-video fault: no viewer gets anything new
 
 
 class StreamHub:
@@ -98,6 +99,19 @@ class StreamHub:
         if stream := self._streams.get(session_id):
             stream.speech.stop()
 
+    def pause_video(self, session_id: str, *, paused: bool) -> bool:
+        """The pause-video fault, as a stuck upstream encoder looks to players: connections stay
+        open and nothing new arrives (an HLS player finds no playlist, a new FLV viewer gets no
+        picture); when it goes on, each FLV viewer picks up at the next keyframe. False when the
+        session has no stream."""
+        stream = self._streams.get(session_id)
+        if stream is None:
+            return False
+        stream.video_paused = paused
+        if paused:
+            stream.fanout.hold()
+        return True
+
     def flv_response(self, session_id: str) -> Response:
         stream = self._streams.get(session_id)
         if stream is None:
@@ -111,7 +125,7 @@ class StreamHub:
         self._renew_hls_lease(stream)
         deadline = time.monotonic() + _FIRST_PLAYLIST_WAIT_SECONDS
         while not stream.closed and stream.hls is not None:
-            text = stream.hls.playlist_text()
+            text = None if stream.video_paused else stream.hls.playlist_text()
             if text is not None:
                 return Response(text, media_type="application/vnd.apple.mpegurl", headers=_STREAM_HEADERS)
             if time.monotonic() > deadline:
@@ -199,7 +213,8 @@ class StreamHub:
             # Tags of a stopped run (the thread finishing its last frame) must not reach viewers
             # of a newer run, whose decoders were set up from that run's own header.
             if stream.encoder_runs == run and stream.encoder is not None:
-                stream.fanout.publish(tags)
+                # A run started while paused still sets up the decoders of those who come later.
+                stream.fanout.publish([t for t in tags if t.kind is TagKind.INIT] if stream.video_paused else tags)
 
         def fail() -> None:
             if stream.encoder_runs == run and stream.encoder is not None:

@@ -82,7 +82,7 @@ def test_every_page_has_no_serious_axe_violation(console, audited):
     check(kiosk)
     kiosk.close(run_before_unload=True)
 
-    for path in ("/audit/", "/audit/accounts/", "/audit/projects/", "/audit/assets/", "/audit/log/"):
+    for path in ("/usage/", "/audit/", "/audit/accounts/", "/audit/projects/", "/audit/assets/", "/audit/log/"):
         page.goto(f"{console.url}{path}")
         check()
     page.goto(f"{console.url}/audit/accounts/")

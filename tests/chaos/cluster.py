@@ -25,8 +25,6 @@ KNOBS = {
     "TCADH_CLOSE_RETRY_MAX_SECONDS": CLOSE_RETRY_MAX_SECONDS,
     "TCADH_READY_TIMEOUT_SECONDS": READY_TIMEOUT_SECONDS,
 }
-SWEEP_TASKS = ("sessions_app.tasks.poll_preparing_sessions", "sessions_app.tasks.sweep_idle_sessions",
-               "sessions_app.tasks.reconcile_accounts")
 
 
 @dataclass(frozen=True)
@@ -47,17 +45,12 @@ concurrency = 500
 projects = ["{ACCOUNT.project}"]
 assets = ["{ACCOUNT.asset}"]
 """
-# Beat's schedule lives in the database (the 0002 migration seeds it); make it match the knobs.
+# Idle sessions and unadopted orphans get closed within the run (the sweeps' periods are knobs).
 SETUP = (
     "from sessions_app.models import Account, Asset, Project; "
     f"Project.objects.update(idle_limit_seconds={IDLE_LIMIT_SECONDS}); "
     f"Asset.objects.update(idle_limit_seconds={IDLE_LIMIT_SECONDS}); "
-    "Account.objects.update(orphan_autoclose_minutes=1); "
-    "from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks; "
-    f"every, _ = IntervalSchedule.objects.get_or_create(every={SWEEP_SECONDS}, period='seconds'); "
-    f"PeriodicTask.objects.filter(task__in={list(SWEEP_TASKS)!r})"
-    f".update(interval=every, expire_seconds={SWEEP_SECONDS}); "
-    "PeriodicTasks.update_changed()",
+    "Account.objects.update(orphan_autoclose_minutes=1)",
 )
 
 

@@ -89,8 +89,9 @@ class ConsoleOperator:
 
     def _session(self) -> requests.Session:
         if not hasattr(self._local, "http"):
-            self._local.http = requests.Session()
-            self._log_in(self._local.http)
+            http = requests.Session()
+            self._log_in(http)  # kept only once logged in: a login cut off by a kill is done again
+            self._local.http = http
         return self._local.http
 
     def _request(self, http: requests.Session, method: str, path: str, **kwargs) -> requests.Response:
@@ -120,7 +121,10 @@ class ConsoleOperator:
     def create_session(self, *, source: str, protocol: str, auto_start: bool, user_id: str) -> tuple[int | None, str]:
         """Submit the New session form. (row id, "") when created, (None, the page's error) when not."""
         http = self._session()
-        page = read_form(self._request(http, "GET", "/sessions/new/").text)
+        shown = self._request(http, "GET", "/sessions/new/")
+        page = read_form(shown.text)
+        if source not in page.options:
+            return None, f"no New session form (HTTP {shown.status_code})"
         data = dict(page.values)
         chosen = [value for value in page.options[source] if value]
         other = "asset" if source == "project" else "project"

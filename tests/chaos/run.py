@@ -16,7 +16,7 @@ import requests
 
 from tests.cluster_support import Cluster
 
-from .census import Census, CloudWatch, Convergence, Deadlines, convergence, take_census
+from .census import Census, CloudWatch, Convergence, Deadlines, convergence, row_history, take_census
 from .cluster import (
     ACCOUNT,
     CLOSE_RETRY_MAX_SECONDS,
@@ -29,6 +29,7 @@ from .plan import LATE_SECONDS, build_plan
 from .scenario import Outcome, Scenario
 
 TWO_CYCLES = 2 * SWEEP_SECONDS
+SLOWEST_SHOWN = 3
 # After the faults stop: a late answer still in flight lands, an orphan needs its second
 # sighting, a close its retry; then two sweep cycles.
 SETTLE_SECONDS = LATE_SECONDS + ORPHAN_CONFIRM_SECONDS + CLOSE_RETRY_MAX_SECONDS + TWO_CYCLES
@@ -45,6 +46,8 @@ class ChaosRun:
     chaos_seconds: float
     settled_after: float
     tracebacks: int
+    slowest: list[str]
+    outages: str
 
     def report(self, logs: Path) -> str:
         outcome, census = self.outcome, self.census
@@ -61,7 +64,9 @@ class ChaosRun:
             f"stopped (allowed {SETTLE_SECONDS:g} s); {len(census.rows)} rows; tracebacks logged: {self.tracebacks}",
             f"chaos: {census.counts()} (and {len(census.settling)} rows closing within their deadline); "
             f"leaks by kind {census.leaks_by_kind()}",
+            f"chaos: kills: {self.outages}",
             f"chaos: fault -> closed in the cloud: {self.convergence.describe(TWO_CYCLES)}",
+            *(f"chaos: slow close {line}" for line in self.slowest),
             f"chaos: leaked {census.leaked}",
             f"chaos: stuck {census.stuck}",
             f"chaos: lost {census.lost}",
@@ -76,7 +81,8 @@ def run_chaos(cluster: Cluster, *, seed: int, seconds: float = 90, sessions: int
     watch = CloudWatch(cluster.sim_url)
     watch.start()
     began = time.monotonic()
-    outcome = Scenario(cluster, ACCOUNT, steps, seed).run()
+    scenario = Scenario(cluster, ACCOUNT, steps, seed)
+    outcome = scenario.run()
     requests.delete(f"{cluster.sim_url}/_sim/faults", timeout=10).raise_for_status()
     stopped = time.monotonic()
 
@@ -91,8 +97,12 @@ def run_chaos(cluster: Cluster, *, seed: int, seconds: float = 90, sessions: int
         census = census_now()
     settled_after = time.monotonic() - stopped
     watch.stop()
+    closing = convergence(census.rows, watch.closed_at, scenario.outages.overlap)
+    ended_at = {row.pk: row.ended_at for row in census.rows}
+    slowest = [f"row {pk} {seconds:.1f} s: {row_history(cluster.db_url, pk, ended_at[pk])}"
+               for pk, seconds in closing.slowest(SLOWEST_SHOWN)]
     return ChaosRun(
-        seed=seed, outcome=outcome, census=census, convergence=convergence(census.rows, watch.closed_at),
-        chaos_seconds=stopped - began, settled_after=settled_after,
-        tracebacks=sum(cluster.log(name).count("Traceback") for name in cluster.procs),
+        seed=seed, outcome=outcome, census=census, convergence=closing, chaos_seconds=stopped - began,
+        settled_after=settled_after, tracebacks=sum(cluster.log(name).count("Traceback") for name in cluster.procs),
+        slowest=slowest, outages=scenario.outages.describe(),
     )

@@ -82,6 +82,10 @@ class RecordingHub:
         if self.inner is not None:
             self.inner.stop_speaking(session_id)
 
+    def pause_video(self, session_id: str, *, paused: bool) -> bool:
+        self._note("pause_video", session_id, paused)
+        return self.inner is not None and self.inner.pause_video(session_id, paused=paused)
+
     def flv_response(self, session_id: str) -> Any:
         if self.inner is not None:
             return self.inner.flv_response(session_id)

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SessionsAppConfig(AppConfig):
     name = "sessions_app"
-    verbose_name = "Digital human sessions"
+    verbose_name = _("Digital human sessions")
 
     def ready(self):
         # The live chat's modules need the models loaded: imported here, not at the top.

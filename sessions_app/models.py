@@ -330,10 +330,35 @@ class SessionEvent(models.Model):
 class AuditEntry(models.Model):
     """One operator action. Rows are written once and never changed."""
 
+    class Action(models.TextChoices):
+        CREATE_FROM_PROJECT = "create_from_project", "Create from a project"
+        CREATE_FROM_ASSET = "create_from_asset", "Create from an asset"
+        START = "start", "Start"
+        CLOSE = "close", "Close"
+        CLOSE_IDLE = "close_idle", "Close when idle"
+        CLOSE_ORPHAN = "close_orphan", "Close an orphan"
+        CLOSE_CAP = "close_cap", "Close at a daily cap"
+        RECONCILE_CLOSE = "reconcile_close", "Closed in the cloud"
+        ORPHAN_FOUND = "orphan_found", "Orphan found"
+        ADOPT = "adopt", "Adopt an orphan"
+        UPDATE_CONFIG = "update_config", "Change the layout"
+        TRTC_SIGN = "trtc_sign", "Join the TRTC room"
+        DRIVE_TEXT = "drive_text", "Speak a text"
+        DRIVE_STREAM = "drive_stream", "Stream a text"
+        DRIVE_AUDIO = "drive_audio", "Speak audio"
+        INTERRUPT = "interrupt", "Interrupt"
+        SCRIPT_CREATE = "script_create", "Create a script"
+        SCRIPT_UPDATE = "script_update", "Change a script"
+        SCRIPT_DELETE = "script_delete", "Delete a script"
+        SCRIPT_IMPORT = "script_import", "Import a script"
+        KIOSK_CREATE = "kiosk_create", "Create a kiosk"
+        KIOSK_UPDATE = "kiosk_update", "Change a kiosk"
+        KIOSK_OPEN = "kiosk_open", "Open a kiosk session"
+
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    action = models.CharField(max_length=40, db_index=True)
+    action = models.CharField(max_length=40, choices=Action.choices, db_index=True)
     ok = models.BooleanField(default=True)
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -21,12 +21,13 @@ from django.utils.translation import gettext as _
 from sessions_app import lifecycle
 from sessions_app import services as session_services
 from sessions_app import sweeps
-from sessions_app.models import Asset, LiveSession, Project
+from sessions_app.models import Asset, AuditEntry, LiveSession, Project
 from tcadh.errors import TcadhError
 
 from .limits import SCRIPT_MAX_BYTES, SCRIPT_MAX_CUES
 from .models import Cue, DemoScript, KioskConfig, KioskRun
 
+Action = AuditEntry.Action
 logger = logging.getLogger(__name__)
 
 ServiceError = session_services.ServiceError
@@ -94,7 +95,7 @@ def _write_cues(script: DemoScript, cues: list[CueSpec]) -> None:
 
 
 def script_create(*, user, name: str, cues: list[CueSpec], project: Project | None = None,
-                  asset: Asset | None = None, action: str = "script_create") -> DemoScript:
+                  asset: Asset | None = None, action: Action = Action.SCRIPT_CREATE) -> DemoScript:
     account = _source_account(project, asset)
     cues = _within_limits([_normalise(spec) for spec in cues])
     with transaction.atomic():
@@ -116,14 +117,14 @@ def script_update(*, user, script: DemoScript, name: str, cues: list[CueSpec], p
         script.account, script.project, script.asset = account, project, asset
         script.save()
         _write_cues(script, cues)
-        session_services.audit_record(actor=user, action="script_update", account=account, project=project,
+        session_services.audit_record(actor=user, action=Action.SCRIPT_UPDATE, account=account, project=project,
                                       asset=asset, detail=f"script {script.pk} “{script.name}”, {len(cues)} cues")
     return script
 
 
 def script_delete(*, user, script: DemoScript) -> None:
     with transaction.atomic():
-        session_services.audit_record(actor=user, action="script_delete", account=script.account,
+        session_services.audit_record(actor=user, action=Action.SCRIPT_DELETE, account=script.account,
                                       project=script.project, asset=script.asset,
                                       detail=f"script {script.pk} “{script.name}”")
         script.delete()
@@ -193,7 +194,7 @@ def script_import(*, user, name: str, text: str, project: Project | None = None,
     cues = script_text_parse(text)
     if not cues:
         raise ServiceError(_("the text has no cues: write one paragraph per cue"))
-    return script_create(user=user, name=name, cues=cues, project=project, asset=asset, action="script_import")
+    return script_create(user=user, name=name, cues=cues, project=project, asset=asset, action=Action.SCRIPT_IMPORT)
 
 
 # -- kiosks -------------------------------------------------------------------------------------
@@ -205,7 +206,7 @@ def kiosk_save(*, user, kiosk: KioskConfig) -> KioskConfig:
         if created:
             kiosk.created_by = user
         kiosk.save()
-        session_services.audit_record(actor=user, action="kiosk_create" if created else "kiosk_update",
+        session_services.audit_record(actor=user, action=Action.KIOSK_CREATE if created else Action.KIOSK_UPDATE,
                                       account=kiosk.source.account, project=kiosk.project, asset=kiosk.asset,
                                       detail=f"kiosk {kiosk.slug}")
     return kiosk
@@ -347,7 +348,7 @@ def kiosk_open(*, user, kiosk: KioskConfig, page_id: str, now: datetime | None =
         KioskConfig.objects.filter(pk=kiosk.pk).update(opening_at=None)
     with transaction.atomic():
         run = KioskRun.objects.create(kiosk=kiosk, session=session, page_id=page_id, heartbeat_at=now)
-        session_services.audit_record(actor=user, action="kiosk_open", session=session,
+        session_services.audit_record(actor=user, action=Action.KIOSK_OPEN, session=session,
                                       detail=f"kiosk {kiosk.slug}")
     return KioskState("live", KioskRun.objects.select_related("session__account").get(pk=run.pk))
 

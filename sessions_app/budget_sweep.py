@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import budgets, services
-from .models import LiveSession, SessionEvent
+from .models import AuditEntry, LiveSession, SessionEvent
 from .usage import day_start
 
 CAP_WARNING_SECONDS = 60
@@ -58,7 +58,7 @@ def session_close_at_cap(*, session: LiveSession, budget: budgets.Budget) -> boo
     reason = f"daily cap reached: {budget.words()}"
     condition = Q(status=session.status, is_orphan=False, cap_warned_at__isnull=False)
     try:
-        return services.session_close(user=None, session=session, reason=reason, action="close_cap",
+        return services.session_close(user=None, session=session, reason=reason, action=AuditEntry.Action.CLOSE_CAP,
                                       condition=condition)
     except services.ServiceError:
         return False  # ended here all the same; the reconciliation retries the cloud close

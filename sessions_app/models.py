@@ -333,10 +333,35 @@ class SessionEvent(models.Model):
 class AuditEntry(models.Model):
     """One operator action. Rows are written once and never changed."""
 
+    class Action(models.TextChoices):
+        CREATE_FROM_PROJECT = "create_from_project", _("Create from a project")
+        CREATE_FROM_ASSET = "create_from_asset", _("Create from an asset")
+        START = "start", _("Start")
+        CLOSE = "close", _("Close")
+        CLOSE_IDLE = "close_idle", _("Close when idle")
+        CLOSE_ORPHAN = "close_orphan", _("Close an orphan")
+        CLOSE_CAP = "close_cap", _("Close at a daily cap")
+        RECONCILE_CLOSE = "reconcile_close", _("Closed in the cloud")
+        ORPHAN_FOUND = "orphan_found", _("Orphan found")
+        ADOPT = "adopt", _("Adopt an orphan")
+        UPDATE_CONFIG = "update_config", _("Change the layout")
+        TRTC_SIGN = "trtc_sign", _("Join the TRTC room")
+        DRIVE_TEXT = "drive_text", _("Speak a text")
+        DRIVE_STREAM = "drive_stream", _("Stream a text")
+        DRIVE_AUDIO = "drive_audio", _("Speak audio")
+        INTERRUPT = "interrupt", _("Interrupt")
+        SCRIPT_CREATE = "script_create", _("Create a script")
+        SCRIPT_UPDATE = "script_update", _("Change a script")
+        SCRIPT_DELETE = "script_delete", _("Delete a script")
+        SCRIPT_IMPORT = "script_import", _("Import a script")
+        KIOSK_CREATE = "kiosk_create", _("Create a kiosk")
+        KIOSK_UPDATE = "kiosk_update", _("Change a kiosk")
+        KIOSK_OPEN = "kiosk_open", _("Open a kiosk session")
+
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    action = models.CharField(max_length=40, db_index=True)
+    action = models.CharField(max_length=40, choices=Action.choices, db_index=True)
     ok = models.BooleanField(default=True)
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

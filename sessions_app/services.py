@@ -43,7 +43,7 @@ def _cloud_message(exc: TcadhError) -> str:
     return cloud_errors.explain(exc)
 
 
-def audit_record(*, actor, action: str, ok: bool = True, session: LiveSession | None = None,
+def audit_record(*, actor, action: AuditEntry.Action, ok: bool = True, session: LiveSession | None = None,
                  account: Account | None = None, project: Project | None = None,
                  asset: Asset | None = None, detail: str = "") -> AuditEntry:
     if session is not None:
@@ -52,7 +52,8 @@ def audit_record(*, actor, action: str, ok: bool = True, session: LiveSession | 
         asset = asset or session.asset
     return AuditEntry.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action, ok=ok, session=session, account=account, project=project, asset=asset,
+        # An action outside the closed set is a programming error, refused before it is written.
+        action=AuditEntry.Action(action), ok=ok, session=session, account=account, project=project, asset=asset,
         detail=detail[:500],
     )
 
@@ -110,7 +111,7 @@ def session_create(*, user, spec: NewSession) -> LiveSession:
     source = spec.project or spec.asset
     if source.account_id != spec.account.pk:
         raise ServiceError(_("%(source)s does not belong to account %(account)s") % {"source": source, "account": spec.account})
-    action = "create_from_project" if spec.project else "create_from_asset"
+    action = AuditEntry.Action.CREATE_FROM_PROJECT if spec.project else AuditEntry.Action.CREATE_FROM_ASSET
     # Caps are enforced here, before the cloud starts billing: a refused create costs nothing.
     spent = budgets.budget_spent(account=spec.account, user=user)
     if spent is not None:
@@ -162,7 +163,7 @@ def session_start(*, user, session: LiveSession) -> None:
     try:
         cloud.client_for(session.account).start_session(session.cloud_session_id)
     except TcadhError as exc:
-        audit_record(actor=user, action="start", ok=False, session=session, detail=f"code {exc.code}: {exc.message}")
+        audit_record(actor=user, action=AuditEntry.Action.START, ok=False, session=session, detail=f"code {exc.code}: {exc.message}")
         raise ServiceError(_cloud_message(exc)) from exc
     session_mark_started(session=session, user=user)
 
@@ -174,7 +175,7 @@ def session_mark_started(*, session: LiveSession, user=None, message: str = "sta
         changed = session_transition(session, expected=(Status.READY,), to=Status.STARTED, message=message,
                                      started_at=now, last_activity_at=now)
         if changed:
-            audit_record(actor=user, action="start", session=session)
+            audit_record(actor=user, action=AuditEntry.Action.START, session=session)
     return changed
 
 
@@ -212,7 +213,8 @@ def _close_claim_lapse(now) -> dict:
     return {"next_close_at": now + timedelta(seconds=settings.TCADH_STALE_CLOSING_SECONDS)}
 
 
-def session_close(*, user, session: LiveSession, reason: str = "closed by operator", action: str = "close",
+def session_close(*, user, session: LiveSession, reason: str = "closed by operator",
+                  action: AuditEntry.Action = AuditEntry.Action.CLOSE,
                   condition: Q | None = None) -> bool:
     """Close in the cloud and here. False when the session was already closing or ended, or no
     longer matches `condition` (a sweep's own test, re-checked as the row is claimed).
@@ -422,14 +424,14 @@ def session_update_config(*, user, session: LiveSession, config: SpaceConfig) ->
             zoom=config.zoom, background_url=config.background_url or None,
         )
     except TcadhError as exc:
-        audit_record(actor=user, action="update_config", ok=False, session=session,
+        audit_record(actor=user, action=AuditEntry.Action.UPDATE_CONFIG, ok=False, session=session,
                      detail=f"code {exc.code}: {exc.message}")
         raise ServiceError(_cloud_message(exc)) from exc
     with transaction.atomic(durable=True):
         session_touch(session=session)
         detail = f"position {config.position}, vertical {config.position_vertical}, zoom {config.zoom}"
         event_record(session=session, kind=SessionEvent.Kind.NOTE, message=f"layout changed: {detail}")
-        audit_record(actor=user, action="update_config", session=session, detail=detail)
+        audit_record(actor=user, action=AuditEntry.Action.UPDATE_CONFIG, session=session, detail=detail)
 
 
 def session_trtc_sign(*, user, session: LiveSession, viewer_user_id: str, room: str):
@@ -444,5 +446,5 @@ def session_trtc_sign(*, user, session: LiveSession, viewer_user_id: str, room: 
                                                               user_id=viewer_user_id, **room_kw)
     except TcadhError as exc:
         raise ServiceError(_cloud_message(exc)) from exc
-    audit_record(actor=user, action="trtc_sign", session=session, detail=f"viewer {viewer_user_id}")
+    audit_record(actor=user, action=AuditEntry.Action.TRTC_SIGN, session=session, detail=f"viewer {viewer_user_id}")
     return sign

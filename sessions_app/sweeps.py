@@ -22,11 +22,12 @@ from tcadh.errors import TcadhError
 from tcadh.models import ListedSession, SessionStatus
 
 from . import budget_sweep, cloud, services, usage_rollup
-from .models import Account, LiveSession, SessionEvent
+from .models import Account, AuditEntry, LiveSession, SessionEvent
 
 logger = logging.getLogger(__name__)
 
 Status = LiveSession.Status
+Action = AuditEntry.Action
 
 DEFAULT_IDLE_LIMIT_SECONDS = 300
 IDLE_WARNING_SECONDS = 60
@@ -69,7 +70,7 @@ def _idle_q(cutoff: datetime) -> Q:
 
 # -- closing: claim with the sweep's own conditions, then close in the cloud --------------------
 
-def _close(session: LiveSession, *, condition: Q, reason: str, action: str) -> bool:
+def _close(session: LiveSession, *, condition: Q, reason: str, action: Action) -> bool:
     """Close if the row still matches what the sweep saw. A refused close is on the row and
     retried by the reconciliation; the row is ended here either way."""
     try:
@@ -100,7 +101,7 @@ def session_close_if_idle(*, session: LiveSession, now: datetime | None = None) 
     cutoff = now - timedelta(seconds=limit)
     condition = Q(status=session.status, is_orphan=False) & _idle_q(cutoff)
     reason = f"not started within {limit} s" if _ready_unstarted(session) else "idle"
-    return _close(session, condition=condition, reason=reason, action="close_idle")
+    return _close(session, condition=condition, reason=reason, action=Action.CLOSE_IDLE)
 
 
 def session_warn_idle(*, session: LiveSession, now: datetime | None = None) -> bool:
@@ -232,7 +233,7 @@ def session_settle_unlisted(*, session: LiveSession, now: datetime | None = None
                                            message=f"closed in the cloud: {reason}", close_reason=reason,
                                            close_type=close_type, closed_at=now, cloud_closed_at=now)
         if done:
-            services.audit_record(actor=None, action="reconcile_close", session=session, detail=reason)
+            services.audit_record(actor=None, action=Action.RECONCILE_CLOSE, session=session, detail=reason)
     return done
 
 
@@ -353,7 +354,7 @@ def orphan_record(*, account: Account, listed: ListedSession, now: datetime | No
             )
             services.event_record(session=session, kind=SessionEvent.Kind.STATUS,
                                   message="found in the cloud, not created here (orphan)", data={"status": status})
-            services.audit_record(actor=None, action="orphan_found", session=session, detail=listed.session_id)
+            services.audit_record(actor=None, action=Action.ORPHAN_FOUND, session=session, detail=listed.session_id)
             services.session_publish(session)
     except IntegrityError:
         return None
@@ -377,7 +378,7 @@ def orphan_close_if_unadopted(*, session: LiveSession, account: Account, now: da
     cutoff = now - timedelta(minutes=account.orphan_autoclose_minutes)
     reason = f"orphan not adopted within {account.orphan_autoclose_minutes} minutes"
     return _close(session, condition=Q(is_orphan=True, created_at__lte=cutoff), reason=reason,
-                  action="close_orphan")
+                  action=Action.CLOSE_ORPHAN)
 
 
 # -- orphans: what an operator does with them ---------------------------------------------------
@@ -392,7 +393,7 @@ def orphan_adopt(*, user, session: LiveSession) -> None:
             raise services.ServiceError(_("the session is no longer an open orphan"))
         services.event_record(session=session, kind=SessionEvent.Kind.NOTE,
                               message=f"adopted by {user.get_username()}", data={"by": user.get_username()})
-        services.audit_record(actor=user, action="adopt", session=session)
+        services.audit_record(actor=user, action=Action.ADOPT, session=session)
         services.session_publish(session)
 
 
@@ -400,5 +401,5 @@ def orphan_close(*, user, session: LiveSession) -> None:
     if not session.is_orphan:
         raise services.ServiceError(_("the session is not an orphan"))
     if not services.session_close(user=user, session=session, reason=f"orphan closed by {user.get_username()}",
-                                  action="close_orphan"):
+                                  action=Action.CLOSE_ORPHAN):
         raise services.ServiceError(_("the session was already closing or closed"))

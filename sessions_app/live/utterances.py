@@ -17,7 +17,7 @@ from django.utils import timezone
 from tcadh.frames import DriveFailed, Event, LlmText, MalformedFrame, SpeakStatus
 
 from .. import services
-from ..models import LiveSession, SessionEvent, Utterance
+from ..models import AuditEntry, LiveSession, SessionEvent, Utterance
 from ..selectors import event_summary, utterance_summary
 from .limits import OVER_STATUSES, SPEAKING_STATUSES
 
@@ -57,6 +57,9 @@ def seen_keys(*, session_pk: int, limit: int = 200) -> list[tuple]:
 
 # -- a drive's rows ------------------------------------------------------------------------
 
+DRIVE_ACTIONS = {Utterance.Kind.TEXT: AuditEntry.Action.DRIVE_TEXT, Utterance.Kind.STREAM: AuditEntry.Action.DRIVE_STREAM,
+                 Utterance.Kind.AUDIO: AuditEntry.Action.DRIVE_AUDIO}
+
 
 def utterance_open(*, session: LiveSession, user, kind: str, req_id: str, text: str = "", audio_bytes: int = 0,
                    state: str = State.QUEUED, error: str = "") -> Utterance:
@@ -64,7 +67,7 @@ def utterance_open(*, session: LiveSession, user, kind: str, req_id: str, text: 
         utterance = Utterance.objects.create(session=session, req_id=req_id, kind=kind, text=text,
                                              audio_bytes=audio_bytes, created_by=user, state=state, error=error[:500])
         services.session_touch(session=session)
-        services.audit_record(actor=user, action=f"drive_{kind}", session=session,
+        services.audit_record(actor=user, action=DRIVE_ACTIONS[kind], session=session,
                               detail=text[:200] or f"{audio_bytes} bytes of audio")
     return utterance
 
@@ -92,7 +95,7 @@ def utterances_interrupt(*, session: LiveSession, user, req_ids: list[str]) -> N
     with transaction.atomic():
         utterance_advance(session_pk=session.pk, req_ids=req_ids, to=State.INTERRUPTED, error="interrupted")
         services.session_touch(session=session)
-        services.audit_record(actor=user, action="interrupt", session=session, detail=", ".join(req_ids)[:500])
+        services.audit_record(actor=user, action=AuditEntry.Action.INTERRUPT, session=session, detail=", ".join(req_ids)[:500])
 
 
 def utterances_end_open(*, session_pk: int, reason: str) -> list[dict]:

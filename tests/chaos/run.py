@@ -90,9 +90,10 @@ def run_chaos(cluster: Cluster, *, seed: int, seconds: float = 90, sessions: int
         return take_census(db_url=cluster.db_url, sim_url=cluster.sim_url, created=outcome.created,
                            deadlines=DEADLINES)
 
-    deadline = stopped + SETTLE_SECONDS
+    # No verdict before the last late answer has landed and two sweeps have seen its effect.
+    earliest, deadline = stopped + LATE_SECONDS + TWO_CYCLES, stopped + SETTLE_SECONDS
     census = census_now()
-    while not census.settled and time.monotonic() < deadline:
+    while not (census.settled and time.monotonic() >= earliest) and time.monotonic() < deadline:
         time.sleep(1)
         census = census_now()
     settled_after = time.monotonic() - stopped

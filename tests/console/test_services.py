@@ -121,3 +121,10 @@ def test_layout_update_reaches_the_cloud_and_its_rate_limit_is_explained(sim, ac
 def test_accesstoken_is_encrypted_at_rest(account, sim):
     assert sim.demo["accesstoken"] not in account.accesstoken_encrypted
     assert account.accesstoken == sim.demo["accesstoken"]
+
+
+def test_audit_actions_are_a_closed_set(db):
+    services.audit_record(actor=None, action=AuditEntry.Action.START)
+    with pytest.raises(ValueError):
+        services.audit_record(actor=None, action="strat")
+    assert not AuditEntry.objects.filter(action="strat").exists()

@@ -52,7 +52,7 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
     return first, timezone.make_aware(datetime(following.year, following.month, 1))
 
 
-# -- the Usage page: one grouped query, folded into each view ----------------------------------
+# -- the Usage page: the rollup grouped in the database, plus the sessions not rolled up -------
 
 @dataclass
 class UsageLine:

@@ -56,7 +56,7 @@ def poll_preparing_sessions() -> dict:
 def sweep_idle_sessions() -> dict:
     result = sweeps.sessions_idle_sweep()
     return {"warned": result.warned, "closed": result.closed,
-            "cap_warned": result.caps.warned, "cap_closed": result.caps.closed}
+            "cap_warned": result.caps.warned, "cap_closed": result.caps.closed, "rolled_up": result.rolled_up}
 
 
 @shared_task(soft_time_limit=20, time_limit=30)

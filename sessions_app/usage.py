@@ -52,7 +52,7 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
     return first, timezone.make_aware(datetime(following.year, following.month, 1))
 
 
-# -- the Usage page: one grouped query, folded into each view ----------------------------------
+# -- the Usage page: the rollup grouped in the database, plus the sessions not rolled up -------
 
 @dataclass
 class UsageLine:
@@ -184,12 +184,17 @@ def usage_report(*, since: datetime, until: datetime, now: datetime | None = Non
                        by_operator=ranked("created_by_id"))
 
 
-def month_to_date(*, now: datetime | None = None) -> list[UsageLine]:
-    """Every account with its sessions and session-minutes since the first of this month."""
+def month_to_date(*, now: datetime | None = None, report: UsageReport | None = None) -> list[UsageLine]:
+    """Every account with its sessions and session-minutes since the first of this month; taken
+    from `report` when that is this month's already."""
     now = now or timezone.now()
     since, until = month_bounds(timezone.localdate(now))
     lines = {account.pk: UsageLine(key=account.pk, label=account.name) for account in Account.objects.all()}
-    for (_, account_pk), sessions, seconds in usage_rows(since=since, until=until, now=now, groups=("account_id",)):
+    if report is not None and (report.since, report.until) == (since, until):
+        found = [((None, line.key), line.sessions, line.seconds) for line in report.by_account]
+    else:
+        found = usage_rows(since=since, until=until, now=now, groups=("account_id",))
+    for (_, account_pk), sessions, seconds in found:
         lines[account_pk].sessions += sessions
         lines[account_pk].seconds += seconds
     return list(lines.values())

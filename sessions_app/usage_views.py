@@ -42,7 +42,7 @@ def usage_page(request):
     return render(request, "usage/usage.html", {
         "month": month, "month_value": f"{month:%Y-%m}", "problem": problem, "report": report,
         "chart": daily_chart(first=month, days=(until - since).days, lines=report.by_day),
-        "month_to_date": usage.month_to_date(now=now),
+        "month_to_date": usage.month_to_date(now=now, report=report),
         "saved": usage.minutes_saved(since=this_month, until=next_month),
         "caps": budgets.budgets_today(now=now),
         "counterfactual_minutes": int(usage.CLOUD_NO_INTERACTION_CLOSE.total_seconds() // 60),

@@ -46,8 +46,9 @@ function once(fn) {
   return () => { if (!done) { done = true; fn(); } };
 }
 
-function bufferedEnd(video) {
-  return video.buffered.length ? video.buffered.end(video.buffered.length - 1) : null;
+// Where a stuck live stream picks up again: just short of the end of what was received.
+function bufferedEdge(video) {
+  return video.buffered.length ? video.buffered.end(video.buffered.length - 1) - LIVE_EDGE_MARGIN_S : null;
 }
 
 export class SessionPlayer {
@@ -175,6 +176,8 @@ export class SessionPlayer {
     stall.recoveringSince = Infinity;
     if (stall.step === 0) {
       const edge = this.current?.liveEdge();
+      // Only worth it when data kept coming past the frozen picture (a gap in the stream, a
+      // decoder that fell behind); otherwise reloading is the first real step.
       if (edge !== null && edge !== undefined && edge - this.video.currentTime > LIVE_EDGE_MARGIN_S) {
         this.video.currentTime = edge;
         this.startPlayback();
@@ -236,7 +239,7 @@ export class SessionPlayer {
     });
     player.load();
     this.startPlayback();
-    return { destroy, liveEdge: () => bufferedEnd(this.video) };
+    return { destroy, liveEdge: () => bufferedEdge(this.video) };
   }
 
   playHls(url) {
@@ -253,7 +256,7 @@ export class SessionPlayer {
       });
       hls.loadSource(url);
       hls.attachMedia(this.video);
-      return { destroy, liveEdge: () => hls.liveSyncPosition ?? bufferedEnd(this.video) };
+      return { destroy, liveEdge: () => hls.liveSyncPosition ?? bufferedEdge(this.video) };
     }
     if (this.video.canPlayType("application/vnd.apple.mpegurl")) {
       const onError = () => {
@@ -271,7 +274,7 @@ export class SessionPlayer {
       this.video.addEventListener("error", onError);
       this.video.src = url;
       this.startPlayback();
-      return { destroy, liveEdge: () => bufferedEnd(this.video) };
+      return { destroy, liveEdge: () => bufferedEdge(this.video) };
     }
     this.say(gettext("This browser can play neither HTTP-FLV nor HLS."));
     return null;

@@ -303,3 +303,14 @@ def test_minutes_saved_are_the_same_before_and_after_their_day_is_rolled_up(sim,
     assert saved() == before
     services.session_reopen_cloud_close(session=session)
     assert saved()[0][1] == 0, "a session billing again has saved nothing yet"
+
+
+def test_month_to_date_read_off_this_months_report_matches_its_own_query(sim, account, operator):
+    started_session(operator, account)
+    now = timezone.now()
+    since, until = usage.month_bounds(timezone.localdate(now))
+    report = usage.usage_report(since=since, until=until, now=now)
+    own = usage.month_to_date(now=now)
+    assert [(line.label, line.sessions, round(line.seconds, 3)) for line in usage.month_to_date(now=now, report=report)] \
+        == [(line.label, line.sessions, round(line.seconds, 3)) for line in own]
+    assert own[0].sessions == 1

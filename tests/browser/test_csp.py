@@ -16,7 +16,9 @@ XSS_CUE = 'Hello" autofocus onfocus="alert(1)" x="'
 REPORT_VIOLATIONS_JS = """document.addEventListener('securitypolicyviolation', (e) => {
   const expected = e.target instanceof Element && e.target.hasAttribute('data-expect-violation');
   (window.cspViolations ||= []).push({ directive: e.violatedDirective, expected });
-  if (!expected) console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} on ${e.documentURI}`);
+  if (!expected) {
+    console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} on ${e.documentURI}`);
+  }
 });"""
 # Chromium's own line for each violation repeats what the listener above reports (or was expected);
 # its line for a failed load does not name the address, which the response handler below records.
@@ -67,7 +69,8 @@ def close_from_elsewhere(page, console, session_pk: str) -> None:
 def test_the_journey_runs_under_the_policy(console, watched):
     page, problems = watched
     page.goto(f"{console.url}/login/")
-    assert "script-src 'self'" in page.evaluate("() => fetch(location.href).then(r => r.headers.get('content-security-policy'))")
+    policy = page.evaluate("() => fetch(location.href).then((r) => r.headers.get('content-security-policy'))")
+    assert "script-src 'self'" in policy
     log_in(page, console)
     expect(page.get_by_role("heading", name="Live sessions")).to_be_visible()
     assert problems.take() == []

@@ -269,7 +269,8 @@ def test_the_editor_saves_every_script_the_importer_accepts(client, operator):
                 data[form.add_prefix(name)] = "" if value is None else value
     saved = client.post(reverse("script_edit", args=[script.pk]), data)
     assert saved.status_code == 302, saved.content.decode()[:2000]
-    assert [c.text for c in script.cues.order_by("position")] == [f"Cue number {n}" for n in range(limits.SCRIPT_MAX_CUES)]
+    expected = [f"Cue number {n}" for n in range(limits.SCRIPT_MAX_CUES)]
+    assert [c.text for c in script.cues.order_by("position")] == expected
 
 
 def test_the_editor_saves_a_205_cue_script(client, operator):

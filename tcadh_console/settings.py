@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from csp.constants import NONE, SELF
 
 from presentations.limits import EDITOR_MAX_FIELDS
@@ -25,6 +26,25 @@ def env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(_env_number(name, default, int))
+
+
+def env_float(name: str, default: float) -> float:
+    return float(_env_number(name, default, float))
+
+
+def _env_number(name: str, default, kind):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        # Said at start-up with the variable's name, not as a bare ValueError from deep in settings.
+        raise ImproperlyConfigured(f"{name} must be {'an integer' if kind is int else 'a number'}, not {value!r}") from None
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -105,7 +125,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -170,7 +190,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-TCADH_CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("TCADH_CELERY_VISIBILITY_TIMEOUT", "300"))
+TCADH_CELERY_VISIBILITY_TIMEOUT = env_int("TCADH_CELERY_VISIBILITY_TIMEOUT", 300)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TCADH_CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -191,8 +211,8 @@ AUTHENTICATION_BACKENDS = [
 # Login throttling: this many wrong passwords for one username from one address lock that pair out
 # for AXES_COOLOFF_MINUTES (an admin unlocks sooner: `manage.py axes_reset_username <name>` or Admin →
 # Axes). A right password clears the count.
-AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "sessions_app.login_lockout.lockout_response"
@@ -247,23 +267,23 @@ if not DEBUG:
     # Only for plain HTTP on a private network (and the loopback test cluster); check --deploy warns.
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
 # How long a preparing session may take before it is failed and closed in the cloud.
-TCADH_READY_TIMEOUT_SECONDS = int(os.environ.get("TCADH_READY_TIMEOUT_SECONDS", "120"))
+TCADH_READY_TIMEOUT_SECONDS = env_int("TCADH_READY_TIMEOUT_SECONDS", 120)
 # The sweeps that keep every paid session in step with the cloud (applied each time beat starts).
-TCADH_SWEEP_PREPARING_SECONDS = int(os.environ.get("TCADH_SWEEP_PREPARING_SECONDS", "5"))
-TCADH_SWEEP_IDLE_SECONDS = int(os.environ.get("TCADH_SWEEP_IDLE_SECONDS", "30"))
-TCADH_SWEEP_RECONCILE_SECONDS = int(os.environ.get("TCADH_SWEEP_RECONCILE_SECONDS", "30"))
+TCADH_SWEEP_PREPARING_SECONDS = env_int("TCADH_SWEEP_PREPARING_SECONDS", 5)
+TCADH_SWEEP_IDLE_SECONDS = env_int("TCADH_SWEEP_IDLE_SECONDS", 30)
+TCADH_SWEEP_RECONCILE_SECONDS = env_int("TCADH_SWEEP_RECONCILE_SECONDS", 30)
 # A close claimed this long ago and not finished is taken as lost (its process died) and retried.
-TCADH_STALE_CLOSING_SECONDS = int(os.environ.get("TCADH_STALE_CLOSING_SECONDS", "60"))
+TCADH_STALE_CLOSING_SECONDS = env_int("TCADH_STALE_CLOSING_SECONDS", 60)
 # A failed closesession is retried after 5 s, then twice as long each time, up to this.
-TCADH_CLOSE_RETRY_MAX_SECONDS = int(os.environ.get("TCADH_CLOSE_RETRY_MAX_SECONDS", "300"))
+TCADH_CLOSE_RETRY_MAX_SECONDS = env_int("TCADH_CLOSE_RETRY_MAX_SECONDS", 300)
 # A session the cloud lists but the console does not know becomes an orphan when still unknown
 # this long after it was first seen (its createsession reply may still be on its way).
-TCADH_ORPHAN_CONFIRM_SECONDS = int(os.environ.get("TCADH_ORPHAN_CONFIRM_SECONDS", "20"))
+TCADH_ORPHAN_CONFIRM_SECONDS = env_int("TCADH_ORPHAN_CONFIRM_SECONDS", 20)
 # The simulator's address, registered as the demo account by `make run`.
 TCADH_SIM_URL = os.environ.get("TCADH_SIM_URL", "http://127.0.0.1:8001")
 
@@ -309,20 +329,20 @@ PERMISSIONS_POLICY = {
 
 # The chat relay: each started session's command channel, shared by the tabs that have it open.
 # After the last tab leaves, the channel stays this long for a reload to find it.
-TCADH_RELAY_GRACE_SECONDS = float(os.environ.get("TCADH_RELAY_GRACE_SECONDS", "10"))
+TCADH_RELAY_GRACE_SECONDS = env_float("TCADH_RELAY_GRACE_SECONDS", 10)
 # ... and then until what was queued is sent, for at most this long.
-TCADH_RELAY_DRAIN_SECONDS = float(os.environ.get("TCADH_RELAY_DRAIN_SECONDS", "30"))
+TCADH_RELAY_DRAIN_SECONDS = env_float("TCADH_RELAY_DRAIN_SECONDS", 30)
 # Frames queued per session before a page is told to wait.
-TCADH_RELAY_OUTBOX = int(os.environ.get("TCADH_RELAY_OUTBOX", "256"))
-TCADH_RELAY_OPEN_TIMEOUT = float(os.environ.get("TCADH_RELAY_OPEN_TIMEOUT", "10"))
-TCADH_RELAY_SEND_TIMEOUT_SECONDS = float(os.environ.get("TCADH_RELAY_SEND_TIMEOUT_SECONDS", "5"))
+TCADH_RELAY_OUTBOX = env_int("TCADH_RELAY_OUTBOX", 256)
+TCADH_RELAY_OPEN_TIMEOUT = env_float("TCADH_RELAY_OPEN_TIMEOUT", 10)
+TCADH_RELAY_SEND_TIMEOUT_SECONDS = env_float("TCADH_RELAY_SEND_TIMEOUT_SECONDS", 5)
 # Reconnection waits this, doubling up to the maximum.
-TCADH_RELAY_BACKOFF_SECONDS = float(os.environ.get("TCADH_RELAY_BACKOFF_SECONDS", "0.5"))
-TCADH_RELAY_BACKOFF_MAX_SECONDS = float(os.environ.get("TCADH_RELAY_BACKOFF_MAX_SECONDS", "15"))
+TCADH_RELAY_BACKOFF_SECONDS = env_float("TCADH_RELAY_BACKOFF_SECONDS", 0.5)
+TCADH_RELAY_BACKOFF_MAX_SECONDS = env_float("TCADH_RELAY_BACKOFF_MAX_SECONDS", 15)
 # Between 30 s and 1 min apart, as the cloud asks (PROTOCOL §11.6).
-TCADH_RELAY_HEARTBEAT_SECONDS = float(os.environ.get("TCADH_RELAY_HEARTBEAT_SECONDS", "40"))
+TCADH_RELAY_HEARTBEAT_SECONDS = env_float("TCADH_RELAY_HEARTBEAT_SECONDS", 40)
 # Texts are held, not refused, to keep them more than 1 s apart (PROTOCOL §11.3).
-TCADH_RELAY_TEXT_INTERVAL_SECONDS = float(os.environ.get("TCADH_RELAY_TEXT_INTERVAL_SECONDS", "1.1"))
+TCADH_RELAY_TEXT_INTERVAL_SECONDS = env_float("TCADH_RELAY_TEXT_INTERVAL_SECONDS", 1.1)
 
 LOGGING = {
     "version": 1,

@@ -111,7 +111,9 @@ LONG_ANSWER = " ".join(f"This is sentence {n} of a long answer that keeps the av
 
 def test_the_session_page_works_by_keyboard_alone(console, page):
     page.goto(f"{console.url}/login/")
-    page.keyboard.type("admin")  # the username field has the focus on arrival
+    # The username field takes the focus on arrival; keys typed before it has it would be lost.
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.keyboard.type("admin")
     page.keyboard.press("Tab")
     page.keyboard.type(console.password)
     page.keyboard.press("Enter")

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
 from . import crypto
@@ -303,8 +304,18 @@ class Utterance(models.Model):
     )
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When the console received it from the operator's page: what its latencies are measured from.
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # Milliseconds after created_at that its first frame went upstream, the cloud first answered
+    # about it (a Waiting*, start or error status), the avatar started speaking it, and it ended.
+    # Empty when it never got there, or when the console that sent it was not the one that heard.
+    upstream_ms = models.PositiveIntegerField(null=True, blank=True)
+    ack_ms = models.PositiveIntegerField(null=True, blank=True)
+    start_ms = models.PositiveIntegerField(null=True, blank=True)
+    end_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    TIMINGS = ("upstream_ms", "ack_ms", "start_ms", "end_ms")
 
     class Meta:
         ordering = ["created_at", "id"]

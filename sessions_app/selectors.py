@@ -96,7 +96,7 @@ def session_transcript(*, session: LiveSession, last: int | None = None) -> list
 
 
 def transcript_text(entries: list[dict]) -> str:
-    """The transcript as a text file: one line per entry, "[when] who: text (state)"."""
+    """The transcript as a text file: one line per entry, "[when] who: text (state, start latency)"."""
     lines = []
     for entry in entries:
         when = timezone.localtime(entry["at"]).strftime("%Y-%m-%d %H:%M:%S")
@@ -104,7 +104,8 @@ def transcript_text(entries: list[dict]) -> str:
             utterance = entry["utterance"]
             who = utterance.created_by.get_username() if utterance.created_by else "console"
             trail = f" [{' → '.join(entry['trail'])}]" if entry["trail"] else ""
-            lines.append(f"[{when}] {who}: {entry['text']} ({utterance.state}){trail}")
+            started = f", started speaking after {utterance.start_ms} ms" if utterance.start_ms is not None else ""
+            lines.append(f"[{when}] {who}: {entry['text']} ({utterance.state}{started}){trail}")
         elif entry["kind"] == "bot":
             lines.append(f"[{when}] avatar (bot): {entry['text']}")
         else:
@@ -159,6 +160,7 @@ def utterance_summary(utterance: Utterance) -> dict:
         "error": utterance.error,
         "by": utterance.created_by.get_username() if utterance.created_by else "",
         "at": _iso(utterance.created_at),
+        **{name: getattr(utterance, name) for name in Utterance.TIMINGS},
     }
 
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from . import lifecycle, roles, selectors, services, usage
 from .create_notices import create_notices
 from .forms import LayoutForm, NewSessionForm
+from .latency import Latency, session_recent_starts
 from .live.limits import browser_limits
 from .models import LiveSession
 from .sentences import sentence
@@ -75,6 +76,7 @@ TRANSCRIPT_ON_PAGE = 300
 def session_detail(request, pk: int):
     session = get_object_or_404(LiveSession.objects.select_related("account", "project", "asset", "created_by"),
                                 pk=pk)
+    starts = session_recent_starts(session=session)
     return render(request, "sessions/detail.html", {
         "session": session,
         "summary": selectors.session_summary(session),
@@ -83,6 +85,8 @@ def session_detail(request, pk: int):
         "earlier_utterances": max(0, session.utterances.count() - TRANSCRIPT_ON_PAGE),
         "chat_limits": browser_limits(),
         "layout_form": LayoutForm(),
+        "start_latencies": starts,
+        "start_latency": Latency.of(starts.values()),
     })
 
 

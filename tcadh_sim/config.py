@@ -40,6 +40,9 @@ class Behaviour:
     ws_reject_mode: str = "refuse"  # "refuse" = HTTP 403 on upgrade, "error-frame" = accept, error, close
     speech_chars_per_second: float = 4.5  # CJK characters
     speech_latin_chars_per_second: float = 14.0  # other characters incl. spaces, about 2.5 words/s
+    # From taking on a text drive to its TextStart: the cloud's speech synthesis and rendering,
+    # which the real service spends a few hundred ms on (not documented). 0 starts at once.
+    text_start_delay_seconds: float = 0.0
     include_preparing_in_lists: bool = True
     updatesessionconfig_interval_seconds: float = 5.0
     text_interval_seconds: float = 1.0

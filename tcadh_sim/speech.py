@@ -369,6 +369,8 @@ class Speaker:
             piece = utterance.next_piece()
             if piece is not None:
                 if not started:
+                    if self._behaviour.text_start_delay_seconds:
+                        await asyncio.sleep(self._behaviour.text_start_delay_seconds)
                     self._status(utterance.req_id, "TextStart")
                     started = utterance.speaking = True
                     self._end_known(utterance)

@@ -12,9 +12,9 @@ from tcadh.frames import Event, SpeakStatus
 from ..models import LiveSession, SessionEvent
 from . import page_messages
 from .database import recorder
-from .drives import drives_of, show_state
+from .drives import Drive, drives_of, mark, show_state, timings
 from .relay import Relay, relays
-from .utterances import downstream_outcome, downstream_record, ends_drive, seen_keys, utterances_end_open
+from .utterances import State, downstream_outcome, downstream_record, ends_drive, seen_keys, utterances_end_open
 
 
 def _publish_recorded(relay: Relay, future: asyncio.Future) -> None:
@@ -25,6 +25,16 @@ def _publish_recorded(relay: Relay, future: asyncio.Future) -> None:
         relay.publish(page_messages.event(recorded.event))
     for summary in recorded.utterances:
         relay.publish(page_messages.utterance(summary))
+
+
+def _note_timings(drive: Drive, to: str | None) -> None:
+    """The first thing the cloud says of a drive acknowledges it; its first start status is when
+    the avatar started speaking it, and the status that ends it is when it ended."""
+    mark(drive, "ack_ms")
+    if to == State.SPEAKING:
+        mark(drive, "start_ms")
+    elif to in (State.DONE, State.FAILED):
+        mark(drive, "end_ms")
 
 
 def on_event(relay: Relay, event: Event) -> None:
@@ -41,10 +51,15 @@ def on_event(relay: Relay, event: Event) -> None:
         # is written, so the message has no id (pages know them by ReqId). An error is rare and
         # goes into the session's history, which knows events by id: it is told once written.
         relay.publish(page_messages.unsaved_event(outcome.unsaved_event()))
-    if drive is not None and outcome.to:
-        show_state(relay, drive, outcome.to, outcome.error)
+    reached: dict[str, int] = {}
+    if drive is not None:
+        _note_timings(drive, outcome.to)
+        reached = timings(drive)
+        if outcome.to:
+            show_state(relay, drive, outcome.to, outcome.error)
     written = recorder().record(partial(downstream_record, session_pk=relay.session_pk, req_id=req_id,
-                                        outcome=outcome, speak_status=speak_status, summaries=drive is None))
+                                        outcome=outcome, speak_status=speak_status, summaries=drive is None,
+                                        timings=reached))
     # What only the database knows is told once written: an error's id, and the state of an
     # utterance that is no drive of this relay (sent before the console restarted, or already over).
     written.add_done_callback(partial(_publish_recorded, relay))

@@ -11,6 +11,7 @@ from typing import Any
 
 from tcadh.frames import AudioUtterance, StreamTextUtterance
 
+from ..models import Utterance
 from . import page_messages
 from .relay import Relay
 from .utterances import moves_from
@@ -29,6 +30,8 @@ class Drive:
     interrupted: bool = False
     unflushed_bytes: int = 0
     flushed_at: float = field(default_factory=time.monotonic)
+    # When the console received it, on the wall clock its row's created_at is read from.
+    sent_at: float = field(default_factory=time.time)
 
 
 _drives: weakref.WeakKeyDictionary[Relay, dict[str, Drive]] = weakref.WeakKeyDictionary()
@@ -37,6 +40,20 @@ _drives: weakref.WeakKeyDictionary[Relay, dict[str, Drive]] = weakref.WeakKeyDic
 def drives_of(relay: Relay) -> dict[str, Drive]:
     """The relay's drives by ReqId."""
     return _drives.setdefault(relay, {})
+
+
+def mark(drive: Drive, timing: str) -> bool:
+    """Note that the drive reached `timing` (one of `Utterance.TIMINGS`) now; only the first time
+    counts. Kept in its summary, so pages hear of it with the drive's next state."""
+    if drive.summary.get(timing) is not None:
+        return False
+    drive.summary[timing] = max(0, round((time.time() - drive.sent_at) * 1000))
+    return True
+
+
+def timings(drive: Drive) -> dict[str, int]:
+    """The timings the drive reached so far, as its row keeps them."""
+    return {name: drive.summary[name] for name in Utterance.TIMINGS if drive.summary.get(name) is not None}
 
 
 def show_state(relay: Relay, drive: Drive, to: str, error: str = "") -> None:

@@ -7,6 +7,7 @@ sends back about it is recorded. Pages are told of each drive as it is sent (`pa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from . import drive_rights, page_messages
 from .commands import AudioChunk, ChatError, Say, StreamPart, command_parse
 from .database import read, recorder
 from .downstream import relay_open
-from .drives import Drive, drives_of, show_growth, show_state
+from .drives import Drive, drives_of, mark, show_growth, show_state, timings
 from .limits import PLAIN_AFTER_BYTES
 from .relay import Relay, RelayClosed, RelayFull, relays
 from .utterances import State, utterance_advance, utterance_grow, utterance_open, utterances_interrupt
@@ -118,12 +119,13 @@ def _start_drive(relay: Relay, session: LiveSession, user, kind: str, frames: li
 
     The frames go first so the writer is woken before anything else this message schedules; the
     row is still queued on the recorder before anything the avatar can say back about it."""
+    received_at = timezone.now()
     summary = utterance_summary(Utterance(req_id=req_id, kind=kind, text=text, audio_bytes=audio_bytes,
-                                          created_by=user, created_at=timezone.now()))
-    drive = Drive(kind, req_id, summary, builder)
+                                          created_by=user, created_at=received_at))
+    drive = Drive(kind, req_id, summary, builder, sent_at=received_at.timestamp())
     drives_of(relay)[req_id] = drive
     try:
-        relay.send(frames)
+        written = relay.send(frames)
     except (RelayFull, RelayClosed) as exc:
         drives_of(relay).pop(req_id, None)
         summary.update(state=State.FAILED, error=str(exc)[:500])
@@ -131,8 +133,16 @@ def _start_drive(relay: Relay, session: LiveSession, user, kind: str, frames: li
     finally:
         relay.publish(page_messages.utterance(summary))
         recorder().record(partial(utterance_open, session=session, user=user, kind=kind, req_id=req_id, text=text,
-                                  audio_bytes=audio_bytes, state=summary["state"], error=summary["error"]))
+                                  audio_bytes=audio_bytes, state=summary["state"], error=summary["error"],
+                                  created_at=received_at))
+    written[0].add_done_callback(partial(_went_upstream, drive))
     return drive
+
+
+def _went_upstream(drive: Drive, written: asyncio.Future) -> None:
+    # Kept in memory: it is written with the drive's next state, which always comes later.
+    if not written.cancelled() and written.exception() is None:
+        mark(drive, "upstream_ms")
 
 
 def _send_or_fail(relay: Relay, session: LiveSession, drive: Drive, frames: list[dict]) -> None:
@@ -140,8 +150,9 @@ def _send_or_fail(relay: Relay, session: LiveSession, drive: Drive, frames: list
         relay.send(frames)
     except (RelayFull, RelayClosed) as exc:
         drives_of(relay).pop(drive.req_id, None)
+        mark(drive, "end_ms")
         recorder().record(partial(utterance_advance, session_pk=session.pk, req_ids=[drive.req_id],
-                                  to=State.FAILED, error=str(exc)))
+                                  to=State.FAILED, error=str(exc), timings={drive.req_id: timings(drive)}))
         show_state(relay, drive, State.FAILED, str(exc))
         raise
 
@@ -255,6 +266,7 @@ def _interrupt(relay: Relay, session: LiveSession, user, tab: TabState) -> None:
     text_stop = not targets
     for drive in targets:
         drive.interrupted = True
+        mark(drive, "end_ms")
         sent = relay.was_sent(drive.req_id)
         if drive.kind == Utterance.Kind.STREAM and sent:
             frames.append(drive.builder.interrupt())
@@ -271,7 +283,7 @@ def _interrupt(relay: Relay, session: LiveSession, user, tab: TabState) -> None:
         tab.stream = None
 
     recorder().record(partial(utterances_interrupt, session=session, user=user,
-                              req_ids=[drive.req_id for drive in targets]))
+                              timings={drive.req_id: timings(drive) for drive in targets}))
     for drive in targets:
         show_state(relay, drive, State.INTERRUPTED, "interrupted")
     relay.send(frames, urgent=True)

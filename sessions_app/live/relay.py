@@ -127,12 +127,13 @@ class Relay:
 
     # -- upstream ----------------------------------------------------------------------------
 
-    def send(self, frames: list[dict[str, Any]], *, urgent: bool = False) -> None:
-        """Queue frames for the cloud; `urgent` ones (interrupts) go ahead of everything queued."""
+    def send(self, frames: list[dict[str, Any]], *, urgent: bool = False) -> list[asyncio.Future]:
+        """Queue frames for the cloud; `urgent` ones (interrupts) go ahead of everything queued.
+        Futures that settle once each frame is written."""
         if self.stopped:
             raise RelayClosed(self.stop_reason or "the command channel is closed")
         try:
-            self.channel.send(frames, urgent=urgent)
+            return self.channel.send(frames, urgent=urgent)
         except OutboxFull:
             raise RelayFull("the avatar's connection is backed up; wait a moment and try again") from None
 

@@ -62,10 +62,12 @@ DRIVE_ACTIONS = {Utterance.Kind.TEXT: AuditEntry.Action.DRIVE_TEXT, Utterance.Ki
 
 
 def utterance_open(*, session: LiveSession, user, kind: str, req_id: str, text: str = "", audio_bytes: int = 0,
-                   state: str = State.QUEUED, error: str = "") -> Utterance:
+                   state: str = State.QUEUED, error: str = "", created_at=None) -> Utterance:
+    """`created_at`: when the console received it, which is what its timings count from."""
     with transaction.atomic():
         utterance = Utterance.objects.create(session=session, req_id=req_id, kind=kind, text=text,
-                                             audio_bytes=audio_bytes, created_by=user, state=state, error=error[:500])
+                                             audio_bytes=audio_bytes, created_by=user, state=state, error=error[:500],
+                                             created_at=created_at or timezone.now())
         services.session_touch(session=session)
         services.audit_record(actor=user, action=DRIVE_ACTIONS[kind], session=session,
                               detail=text[:200] or f"{audio_bytes} bytes of audio")
@@ -79,21 +81,30 @@ def utterance_grow(*, session: LiveSession, req_id: str, text: str = "", audio_b
         services.session_touch(session=session)
 
 
-def utterance_advance(*, session_pk: int, req_ids: list[str], to: str, error: str = "") -> list[dict]:
-    """Move open utterances on by `moves_from`; the summaries of those that moved."""
+def utterance_advance(*, session_pk: int, req_ids: list[str], to: str, error: str = "",
+                      timings: dict[str, dict[str, int]] | None = None) -> list[dict]:
+    """Move open utterances on by `moves_from`; the summaries of those that moved. `timings`: by
+    ReqId, what each reached so far (`Utterance.TIMINGS`), written with the move."""
+    timings = timings or {}
     with transaction.atomic():
         rows = list(Utterance.objects.select_for_update(of=("self",)).select_related("created_by")
                     .filter(session_id=session_pk, req_id__in=req_ids, state__in=moves_from(to)))
         for utterance in rows:
             utterance.state = to
             utterance.error = error[:500]
-            utterance.save(update_fields=["state", "error", "updated_at"])
+            reached = timings.get(utterance.req_id, {})
+            for name, ms in reached.items():
+                setattr(utterance, name, ms)
+            utterance.save(update_fields=["state", "error", "updated_at", *reached])
     return [utterance_summary(utterance) for utterance in rows]
 
 
-def utterances_interrupt(*, session: LiveSession, user, req_ids: list[str]) -> None:
+def utterances_interrupt(*, session: LiveSession, user, timings: dict[str, dict[str, int]]) -> None:
+    """Interrupt the drives of `timings` (by ReqId, what each reached)."""
+    req_ids = list(timings)
     with transaction.atomic():
-        utterance_advance(session_pk=session.pk, req_ids=req_ids, to=State.INTERRUPTED, error="interrupted")
+        utterance_advance(session_pk=session.pk, req_ids=req_ids, to=State.INTERRUPTED, error="interrupted",
+                          timings=timings)
         services.session_touch(session=session)
         services.audit_record(actor=user, action=AuditEntry.Action.INTERRUPT, session=session, detail=", ".join(req_ids)[:500])
 
@@ -164,9 +175,11 @@ class Recorded:
 
 
 def downstream_record(*, session_pk: int, req_id: str, outcome: Outcome, speak_status: str = "",
-                      summaries: bool = True) -> Recorded:
+                      summaries: bool = True, timings: dict[str, int] | None = None) -> Recorded:
     """Save a downstream event as a SessionEvent and move its utterance on. `summaries`: whether pages
-    still need to hear where the utterance moved (they already heard it of a drive of the relay)."""
+    still need to hear where the utterance moved (they already heard it of a drive of the relay).
+    `timings`: what the utterance reached so far (`Utterance.TIMINGS`), written with its move."""
+    timings = timings or {}
     recorded = Recorded()
     with transaction.atomic():
         event = SessionEvent.objects.create(session_id=session_pk, kind=outcome.kind,
@@ -179,9 +192,9 @@ def downstream_record(*, session_pk: int, req_id: str, outcome: Outcome, speak_s
             return recorded
         if summaries:
             recorded.utterances = utterance_advance(session_pk=session_pk, req_ids=[req_id], to=outcome.to,
-                                                    error=outcome.error)
+                                                    error=outcome.error, timings={req_id: timings})
             return recorded
         # The same move as utterance_advance in one statement: this runs for every status of every drive.
         Utterance.objects.filter(session_id=session_pk, req_id=req_id, state__in=moves_from(outcome.to)).update(
-            state=outcome.to, error=outcome.error[:500], updated_at=timezone.now())
+            state=outcome.to, error=outcome.error[:500], updated_at=timezone.now(), **timings)
     return recorded

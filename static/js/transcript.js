@@ -35,6 +35,10 @@ function showUtterance(u) {
   badge.textContent = utteranceStateLabel(u.state);
   badge.className = `badge state-${u.state}`;
   badge.title = u.state === "failed" ? u.error : "";
+  if (u.start_ms != null && !li.querySelector(".latency")) {
+    li.append(" ", h("span", { class: "latency muted" },
+      format(gettext("started speaking after %(ms)s ms"), { ms: u.start_ms })));
+  }
   follow();
 }
 

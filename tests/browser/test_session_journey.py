@@ -47,8 +47,17 @@ def test_create_watch_say_close(console, page):
     page.get_by_role("textbox", name="Message").fill("你好, welcome to the demo")
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_role("log")).to_contain_text("你好, welcome to the demo")
-    page.wait_for_timeout(1500)
+    said = page.get_by_role("log").get_by_role("listitem").filter(has_text="你好, welcome to the demo")
+    spoken = re.compile(r"started speaking after \d+ ms")
+    expect(said).to_contain_text(spoken, timeout=15_000)
+    summary = page.locator("#start-latency")
+    expect(summary).to_have_text(re.compile(r"Started speaking after (\d+) ms \(median\), \1 ms \(p95\), of 1 utterance\."))
     screenshot(page, "session-started")
+    # What the page was told live is what it is rendered with after a reload.
+    shown = said.locator(".latency").text_content()
+    page.reload()
+    expect(said.locator(".latency")).to_have_text(shown)
+    expect(summary).to_contain_text("of 1 utterance.")
 
     session_url = page.url
     page.get_by_role("button", name="Close session").click()

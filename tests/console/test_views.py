@@ -226,3 +226,20 @@ def test_forms_that_reach_the_cloud_refuse_nul(client, sim, account, operator, f
     page = client.post(url, data, follow=True).content.decode()
     assert "Null characters are not allowed." in page
     assert cloud_calls(sim) == before
+
+
+def test_the_session_page_and_the_download_show_when_the_avatar_started_speaking(client, sim, account, operator):
+    session = create_session(operator, account)
+    _conversation(session, operator, 3)
+    for number, start_ms in ((1, 640), (2, 410)):
+        Utterance.objects.filter(session=session, req_id=f"{number:032d}").update(start_ms=start_ms)
+    client.force_login(operator)
+    page = client.get(reverse("session_detail", args=[session.pk]))
+    html = page.content.decode()
+    assert html.count('class="latency muted"') == 2 and "started speaking after 640 ms" in html
+    assert page.context["start_latencies"] == {f"{2:032d}": 410, f"{1:032d}": 640}
+    summary = html.split('id="start-latency">', 1)[1].split("</p>", 1)[0]
+    assert "410 ms (median), 640 ms (p95), of 2 utterances" in " ".join(summary.split())
+    lines = client.get(reverse("session_transcript", args=[session.pk])).content.decode().splitlines()
+    assert lines[0].endswith("olivia: Line 1. (done, started speaking after 640 ms) [TextStart → TextOver]")
+    assert lines[2].endswith("olivia: Line 3. (done) [TextStart → TextOver]")

@@ -1,0 +1,62 @@
+"""Start latency: how long after the console received an utterance the avatar started speaking it
+(`Utterance.start_ms`), summed up as the median and the 95th percentile.
+
+Percentiles are nearest-rank: always a latency some utterance really had, and the page's script
+(static/js/latency.js) computes them by the same rule from what it is shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .models import LiveSession, Utterance
+
+# How many of a session's latest start latencies its page is given to go on from: an all-day
+# kiosk's page shows its recent latency, not its whole day's.
+RECENT_ON_PAGE = 1000
+
+
+def percentile(ordered: list[int], p: float) -> int | None:
+    """The nearest-rank `p`th percentile of ascending `ordered`; None when it is empty."""
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class Latency:
+    count: int = 0
+    p50: int | None = None
+    p95: int | None = None
+
+    @classmethod
+    def of(cls, values: Iterable[int]) -> Latency:
+        ordered = sorted(values)
+        return cls(len(ordered), percentile(ordered, 50), percentile(ordered, 95))
+
+
+def _spoken(sessions) -> Iterable[tuple[int, int]]:
+    return (Utterance.objects.filter(session__in=sessions, start_ms__isnull=False)
+            .values_list("session_id", "start_ms").order_by())
+
+
+def sessions_latency(*, session_pks: list[int]) -> dict[int, Latency]:
+    """Each session's start latency, in one query (a page or a CSV chunk of sessions)."""
+    grouped: dict[int, list[int]] = defaultdict(list)
+    for session_pk, ms in _spoken(session_pks):
+        grouped[session_pk].append(ms)
+    return {pk: Latency.of(grouped.get(pk, ())) for pk in session_pks}
+
+
+def session_latency(*, session: LiveSession) -> Latency:
+    return sessions_latency(session_pks=[session.pk])[session.pk]
+
+
+def session_recent_starts(*, session: LiveSession, last: int = RECENT_ON_PAGE) -> dict[str, int]:
+    """The start latencies of the session's latest spoken utterances, by ReqId, for its page."""
+    rows = (session.utterances.filter(start_ms__isnull=False).order_by("-created_at", "-id")
+            .values_list("req_id", "start_ms")[:last])
+    return dict(rows)

@@ -26,6 +26,16 @@ def percentile(ordered: list[int], p: float) -> int | None:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+def bucket_of(ms: int) -> int:
+    """The histogram bucket of a start latency, named by its upper bound: 10 ms wide below 1 s,
+    50 ms below 5 s, 500 ms below a minute, 5 s beyond. A percentile read off the buckets is at
+    most one bucket's width above the exact one."""
+    for below, width in ((1000, 10), (5000, 50), (60000, 500)):
+        if ms < below:
+            return math.ceil(ms / width) * width
+    return math.ceil(ms / 5000) * 5000
+
+
 @dataclass(frozen=True)
 class Latency:
     count: int = 0
@@ -36,6 +46,32 @@ class Latency:
     def of(cls, values: Iterable[int]) -> Latency:
         ordered = sorted(values)
         return cls(len(ordered), percentile(ordered, 50), percentile(ordered, 95))
+
+    @classmethod
+    def of_buckets(cls, counts: dict[int, int]) -> Latency:
+        """From utterance counts by bucket (`bucket_of`): the buckets the percentiles fall in."""
+        ordered = sorted((bucket, n) for bucket, n in counts.items() if n > 0)
+        total = sum(n for _, n in ordered)
+        if not total:
+            return cls()
+
+        def at(p: float) -> int:
+            rank, seen = max(1, math.ceil(p / 100 * total)), 0
+            for bucket, n in ordered:
+                seen += n
+                if seen >= rank:
+                    return bucket
+            return ordered[-1][0]
+
+        return cls(total, at(50), at(95))
+
+
+def spoken_by_session_day(sessions) -> Iterable[tuple]:
+    """(session created_at, account, project, asset, creator pks, start_ms) of every spoken
+    utterance of `sessions`: what the Usage figures group by the session's day and dimensions."""
+    return (Utterance.objects.filter(session__in=sessions, start_ms__isnull=False)
+            .values_list("session__created_at", "session__account_id", "session__project_id", "session__asset_id",
+                         "session__created_by_id", "start_ms").order_by().iterator(chunk_size=2000))
 
 
 def _spoken(sessions) -> Iterable[tuple[int, int]]:

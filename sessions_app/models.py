@@ -265,6 +265,24 @@ class UsageDay(models.Model):
         indexes = [models.Index(fields=["day"], name="usageday_day")]
 
 
+class LatencyDay(models.Model):
+    """How many utterances of rolled-up sessions created on one day started speaking within each
+    start-latency bucket (`latency.bucket_of`), per account, project, asset and operator: what the
+    Usage page's percentiles sum instead of every utterance. Added to only, like UsageDay."""
+
+    day = models.DateField()
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    bucket_ms = models.PositiveIntegerField()
+    utterances = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="latencyday_day")]
+
+
 class SavedDay(models.Model):
     """Session-minutes the console's own closes saved, of rolled-up sessions created on one day,
     per kind of close (the audit action): what "minutes saved" sums (see usage.minutes_saved)."""

@@ -8,7 +8,7 @@ TIME_ZONE), so a day's rows, the month's total and the daily caps all add up the
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -19,7 +19,8 @@ from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
 
 from .csv_cells import Echo, csv_cell
-from .models import Account, Asset, LiveSession, Project, SavedDay, UsageDay
+from .latency import Latency, bucket_of, spoken_by_session_day
+from .models import Account, Asset, LatencyDay, LiveSession, Project, SavedDay, UsageDay
 
 CSV_CHUNK_ROWS = 500
 # The counterfactual of "minutes saved": without the console, the cloud itself closes a session
@@ -60,10 +61,16 @@ class UsageLine:
     label: str
     sessions: int = 0
     seconds: float = 0.0
+    # Spoken utterances by start-latency bucket (`latency.bucket_of`).
+    starts: Counter = field(default_factory=Counter)
 
     @property
     def minutes(self) -> float:
         return self.seconds / 60
+
+    @property
+    def latency(self) -> Latency:
+        return Latency.of_buckets(self.starts)
 
     @property
     def minutes_text(self) -> str:
@@ -115,6 +122,21 @@ def usage_rows(*, since: datetime, until: datetime, now: datetime,
         yield (row["day"], *(row[group] for group in groups)), row["sessions"], seconds_of(row["duration"])
 
 
+def latency_rows(*, since: datetime, until: datetime, groups: tuple[str, ...] = GROUPS
+                 ) -> Iterator[tuple[tuple, int, int]]:
+    """((day, *group pks), latency bucket, spoken utterances) for the range, from LatencyDay for
+    the rolled-up sessions and from the utterances of the rest. A key may come more than once."""
+    rolled = (LatencyDay.objects.filter(day__gte=timezone.localdate(since), day__lt=timezone.localdate(until))
+              .values("day", *(ROLLED_UP[group] for group in groups), "bucket_ms")
+              .annotate(n=Sum("utterances")).order_by())
+    for row in rolled:
+        yield (row["day"], *(row[ROLLED_UP[group]] for group in groups)), row["bucket_ms"], row["n"]
+    fresh = LiveSession.objects.filter(rolled_up=False, created_at__gte=since, created_at__lt=until)
+    wanted = [GROUPS.index(group) for group in groups]
+    for created_at, *dimensions, start_ms in spoken_by_session_day(fresh):
+        yield (timezone.localdate(created_at), *(dimensions[i] for i in wanted)), bucket_of(start_ms), 1
+
+
 NOBODY = {"account_id": "(none)", "project_id": "(no project)", "asset_id": "(no asset)",
           "created_by_id": "(found in the cloud)"}
 
@@ -164,6 +186,9 @@ def usage_report(*, since: datetime, until: datetime, now: datetime | None = Non
         seconds = seconds_of(row["duration"])
         for view in columns:
             add(view, row[view], row["sessions"], seconds)
+    for (day, *dimensions), bucket, n in latency_rows(since=since, until=until):
+        for view, key in zip(columns, (day, *dimensions)):
+            lines[view].setdefault(key, UsageLine(key=key, label="")).starts[bucket] += n
 
     names = Names()
     for group in GROUPS:
@@ -174,7 +199,8 @@ def usage_report(*, since: datetime, until: datetime, now: datetime | None = Non
     for line in by_day:
         line.label = line.key.isoformat()
     total = UsageLine(key=None, label="Total", sessions=sum(line.sessions for line in by_day),
-                      seconds=sum(line.seconds for line in by_day))
+                      seconds=sum(line.seconds for line in by_day),
+                      starts=sum((line.starts for line in by_day), Counter()))
 
     def ranked(group: str) -> list[UsageLine]:
         return sorted(lines[group].values(), key=lambda line: (-line.seconds, line.label))
@@ -284,7 +310,12 @@ def concurrency_now() -> list[AccountConcurrency]:
 
 # -- CSV ----------------------------------------------------------------------------------------
 
-CSV_HEADER = ["Day", "Account", "Project", "Asset", "Operator", "Sessions", "Session-minutes"]
+CSV_HEADER = ["Day", "Account", "Project", "Asset", "Operator", "Sessions", "Session-minutes", "Spoken utterances",
+              "Start latency p50 (ms)", "Start latency p95 (ms)"]
+
+
+def _blank(value):
+    return "" if value is None else value
 
 
 def usage_csv(*, since: datetime, until: datetime, now: datetime | None = None,
@@ -296,9 +327,11 @@ def usage_csv(*, since: datetime, until: datetime, now: datetime | None = None,
     yield writer.writerow(CSV_HEADER)
     merged: dict[tuple, list] = {}
     for key, sessions, seconds in usage_rows(since=since, until=until, now=now):
-        line = merged.setdefault(key, [0, 0.0])
+        line = merged.setdefault(key, [0, 0.0, Counter()])
         line[0] += sessions
         line[1] += seconds
+    for key, bucket, n in latency_rows(since=since, until=until):
+        merged.setdefault(key, [0, 0.0, Counter()])[2][bucket] += n
     names = Names()
     for index, group in enumerate(GROUPS, start=1):
         names.fetch(group, {key[index] for key in merged})
@@ -308,9 +341,11 @@ def usage_csv(*, since: datetime, until: datetime, now: datetime | None = None,
 
     batch: list[str] = []
     for key in sorted(merged, key=cells_of):
-        sessions, seconds = merged[key]
+        sessions, seconds, starts = merged[key]
         cells = cells_of(key)
-        batch.append(writer.writerow([csv_cell(cell) for cell in cells] + [sessions, round(seconds / 60, 2)]))
+        latency = Latency.of_buckets(starts)
+        batch.append(writer.writerow([csv_cell(cell) for cell in cells] + [
+            sessions, round(seconds / 60, 2), latency.count, _blank(latency.p50), _blank(latency.p95)]))
         if len(batch) >= chunk_rows:
             yield "".join(batch)
             batch.clear()

@@ -1,5 +1,6 @@
-"""Rolling finished days of session-minutes up into UsageDay, so the Usage page sums a few
-thousand rows a month instead of every session.
+"""Rolling finished days of session-minutes up into UsageDay (and their utterances' start
+latencies into LatencyDay), so the Usage page sums a few thousand rows a month instead of every
+session.
 
 A session is rolled up once the cloud confirmed it closed and the day it was created is over:
 its minutes can no longer change, unless the cloud lists it again (`session_unroll`, called when
@@ -10,12 +11,15 @@ twice; the idle sweep runs it (`sessions_idle_sweep`).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import LiveSession, SavedDay, UsageDay
+from .latency import bucket_of, spoken_by_session_day
+from .models import LatencyDay, LiveSession, SavedDay, UsageDay
 from .usage import day_start, saved_grouped, seconds_of, session_duration
 
 ROLLUP_BATCH_ROWS = 2000
@@ -45,6 +49,18 @@ def _roll_up_batch(pks: list[int]) -> None:
         SavedDay.objects.bulk_create([
             SavedDay(day=row["day"], action=row["audit__action"], sessions=row["n"], seconds=seconds_of(row["saved"]))
             for row in saved_grouped(LiveSession.objects.filter(pk__in=pks))])
+        LatencyDay.objects.bulk_create(_latency_days(pks, sign=1))
+
+
+def _latency_days(pks: list[int], *, sign: int) -> list[LatencyDay]:
+    """The spoken utterances of these sessions counted by day, dimensions and latency bucket;
+    `sign` -1 takes them back out."""
+    counts: Counter[tuple] = Counter()
+    for created_at, *dimensions, start_ms in spoken_by_session_day(pks):
+        counts[(timezone.localdate(created_at), *dimensions, bucket_of(start_ms))] += 1
+    return [LatencyDay(day=day, account_id=account, project_id=project, asset_id=asset, operator_id=operator,
+                       bucket_ms=bucket, utterances=sign * n)
+            for (day, account, project, asset, operator, bucket), n in counts.items()]
 
 
 def usage_roll_up(*, now=None, batch_rows: int = ROLLUP_BATCH_ROWS, max_batches: int | None = ROLLUP_MAX_BATCHES) -> int:
@@ -82,5 +98,6 @@ def session_unroll(*, session: LiveSession) -> bool:
         for saved in saved_grouped(LiveSession.objects.filter(pk=session.pk)):
             SavedDay.objects.create(day=saved["day"], action=saved["audit__action"], sessions=-saved["n"],
                                     seconds=-seconds_of(saved["saved"]))
+        LatencyDay.objects.bulk_create(_latency_days([session.pk], sign=-1))
         LiveSession.objects.filter(pk=session.pk).update(rolled_up=False)
     return True

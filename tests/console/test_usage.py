@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from sessions_app import cloud_errors, services, sweeps, usage, usage_rollup
 from sessions_app.csv_cells import csv_cell
-from sessions_app.models import LiveSession, UsageDay
+from sessions_app.latency import Latency
+from sessions_app.models import LatencyDay, LiveSession, UsageDay, Utterance
 
 from .helpers import create_session, started_session, wait_ready
 from .test_sweeps import make_idle, outside_session, reconcile_twice, set_idle_limit, sim_session
@@ -314,3 +315,47 @@ def test_month_to_date_read_off_this_months_report_matches_its_own_query(sim, ac
     assert [(line.label, line.sessions, round(line.seconds, 3)) for line in usage.month_to_date(now=now, report=report)] \
         == [(line.label, line.sessions, round(line.seconds, 3)) for line in own]
     assert own[0].sessions == 1
+
+
+# -- start latency ------------------------------------------------------------------------------
+
+def spoken(session: LiveSession, *starts: int | None) -> None:
+    for number, start_ms in enumerate(starts):
+        Utterance.objects.create(session=session, req_id=f"r{session.pk}-{number}", kind=Utterance.Kind.TEXT,
+                                 text="Hello.", created_by=session.created_by, start_ms=start_ms)
+
+
+def latencies(report: usage.UsageReport) -> list:
+    return [(line.label, line.latency) for line in [report.total, *report.by_account, *report.by_operator]]
+
+
+def test_start_latency_percentiles_per_line_stay_the_same_once_rolled_up(sim, account, operator):
+    old = started_session(operator, account)
+    spoken(old, 180, 240, None, 1234)
+    services.session_close(user=operator, session=old)
+    old = yesterdays(old, 60)
+    today = started_session(operator, account, user_id="today")
+    spoken(today, 95)
+    now = timezone.now()
+    before = two_days(old, now)
+    # Buckets are 10 ms wide below a second and 50 ms to five: 1234 ms counts as 1250.
+    assert operator_line(before, "olivia").latency == Latency(count=4, p50=180, p95=1250)
+    day_lines = {line.key: line.latency for line in before.by_day}
+    assert day_lines[timezone.localdate(old.created_at)] == Latency(count=3, p50=240, p95=1250)
+
+    assert usage_rollup.usage_roll_up(now=now) == 1
+    assert sum(LatencyDay.objects.values_list("utterances", flat=True)) == 3
+    assert latencies(two_days(old, now)) == latencies(before)
+
+    assert services.session_reopen_cloud_close(session=old)
+    assert latencies(two_days(old, now)) == latencies(before), "taken back out of the rollup, counted once"
+
+
+def test_the_usage_csv_carries_each_lines_start_latency(sim, account, operator, auditor, client):
+    session = started_session(operator, account)
+    spoken(session, 300, 420)
+    client.force_login(auditor)
+    body = b"".join(client.get(reverse("usage_export")).streaming_content).decode()
+    header, row = list(csv.reader(io.StringIO(body)))[:2]
+    assert header[-3:] == ["Spoken utterances", "Start latency p50 (ms)", "Start latency p95 (ms)"]
+    assert row[-3:] == ["2", "300", "420"]

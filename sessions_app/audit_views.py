@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import audit, params, roles
 from .labels import STATUS_LABELS
+from .latency import sessions_latency
 from .models import Account, LiveSession
 from .views import role_required
 
@@ -102,9 +103,10 @@ def audit_history(request, scope: str, pk: int):
     filters = form.filters()
     page = audit.sessions_page(scope=scope, obj=obj, filters=filters, cursor=request.GET.get("after"))
     now = timezone.now()
+    latencies = sessions_latency(session_pks=[s.pk for s in page.rows])
     context = {
         "scope": scope, "obj": obj, "form": form, "tab": "history",
-        "rows": [(s, round(audit.session_duration(s, now).total_seconds() / 60, 1)) for s in page.rows],
+        "rows": [(s, round(audit.session_duration(s, now).total_seconds() / 60, 1), latencies[s.pk]) for s in page.rows],
         "next_cursor": page.next_cursor,
         "query": _query_without(request, "after"),
         "totals": audit.sessions_totals(scope=scope, obj=obj, filters=filters),

@@ -314,10 +314,6 @@ CSV_HEADER = ["Day", "Account", "Project", "Asset", "Operator", "Sessions", "Ses
               "Start latency p50 (ms)", "Start latency p95 (ms)"]
 
 
-def _blank(value):
-    return "" if value is None else value
-
-
 def usage_csv(*, since: datetime, until: datetime, now: datetime | None = None,
               chunk_rows: int = CSV_CHUNK_ROWS) -> Iterator[str]:
     """The month's usage as CSV, one row per day, account, project, asset and operator, written
@@ -345,7 +341,7 @@ def usage_csv(*, since: datetime, until: datetime, now: datetime | None = None,
         cells = cells_of(key)
         latency = Latency.of_buckets(starts)
         batch.append(writer.writerow([csv_cell(cell) for cell in cells] + [
-            sessions, round(seconds / 60, 2), latency.count, _blank(latency.p50), _blank(latency.p95)]))
+            sessions, round(seconds / 60, 2), latency.count, csv_cell(latency.p50), csv_cell(latency.p95)]))
         if len(batch) >= chunk_rows:
             yield "".join(batch)
             batch.clear()

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sessions_app import audit
-from sessions_app.models import AuditEntry, LiveSession
+from sessions_app.models import AuditEntry, LiveSession, Utterance
 
 from .helpers import started_session
 
@@ -97,6 +97,17 @@ def test_history_pages_by_cursor_without_repeats(sim, account, auditor, client):
     assert 'rel="next"' in first and "Export CSV" in first and ">Live now</a>" in first and ">History</a>" in first
 
 
+def test_history_shows_each_sessions_start_latency(sim, account, auditor, client):
+    spoken, silent = make_rows(account, 2, prefix="lat")
+    for number, start_ms in enumerate((700, 240, 410)):
+        Utterance.objects.create(session=spoken, req_id=f"r{number}", kind="text", text="Hi.", start_ms=start_ms)
+    client.force_login(auditor)
+    html = client.get(reverse("audit_account_history", args=[account.pk])).content.decode()
+    rows = {row.split("</a>", 1)[0].rsplit(">", 1)[1]: row for row in html.split("<tr>")[2:]}
+    assert "410 / 700 ms" in rows["lat-0"]
+    assert "ms" not in rows["lat-1"].split("</td>")[-2]
+
+
 def test_a_mangled_cursor_shows_the_first_page(sim, account, auditor, client):
     make_rows(account, 3)
     client.force_login(auditor)
@@ -179,23 +190,44 @@ def test_csv_export_has_the_filtered_rows(sim, account, operator, auditor, clien
     assert rows[0]["Creator"] == "olivia" and rows[0]["UIN"] == account.uin and rows[0]["Close reason"] == "idle"
 
 
-def test_csv_export_of_100000_rows_streams_in_bounded_memory(sim, account, auditor, client):
-    make_rows(account, 100_000, prefix="bulk-session-with-a-long-enough-id")
+def test_csv_export_carries_each_sessions_start_latency_and_video_figures(sim, account, auditor, client):
+    spoken, silent = make_rows(account, 2, prefix="timed", first_frame_ms=850, player_stalls=2,
+                               player_stalled_ms=4100)
+    for number, start_ms in enumerate((510, 260, None, 330)):
+        Utterance.objects.create(session=spoken, req_id=f"r{number}", kind="text", text="Hi.", start_ms=start_ms)
     client.force_login(auditor)
     response = client.get(reverse("audit_account_export", args=[account.pk]))
-    assert response.streaming
+    rows = {r["SessionId"]: r for r in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))}
+    timed = rows[spoken.cloud_session_id]
+    assert (timed["Spoken utterances"], timed["Start latency p50 (ms)"], timed["Start latency p95 (ms)"]) == \
+        ("3", "330", "510")
+    assert (timed["First frame (ms)"], timed["Stalls"], timed["Stalled (ms)"]) == ("850", "2", "4100")
+    untimed = rows[silent.cloud_session_id]
+    assert (untimed["Spoken utterances"], untimed["Start latency p50 (ms)"]) == ("0", "")
 
+
+def _export_peak(client, account) -> tuple[int, int]:
+    """(lines, peak traced memory) of streaming the account's CSV export."""
+    response = client.get(reverse("audit_account_export", args=[account.pk]))
+    assert response.streaming
     tracemalloc.start()
     try:
-        total, lines = 0, 0
-        for piece in response.streaming_content:
-            total += len(piece)
-            lines += piece.count(b"\n")
+        lines = sum(piece.count(b"\n") for piece in response.streaming_content)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert lines == 100_001
-    assert peak < total / 5, f"peak {peak} bytes while streaming {total} bytes"
+    return lines, peak
+
+
+def test_csv_export_memory_stays_flat_as_the_rows_grow_tenfold(sim, account, auditor, client):
+    client.force_login(auditor)
+    make_rows(account, 5_000, prefix="bulk-session-with-a-long-enough-id-a")
+    small_lines, small_peak = _export_peak(client, account)
+    make_rows(account, 45_000, prefix="bulk-session-with-a-long-enough-id-b")
+    lines, peak = _export_peak(client, account)
+    assert (small_lines, lines) == (5_001, 50_001)
+    # Held in memory: one database chunk and one piece of rows, however many rows there are.
+    assert peak < small_peak * 1.5, f"peak {peak} bytes for 50 000 rows against {small_peak} for 5 000"
 
 
 # -- concurrency chart --------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from sessions_app import sweeps
 from sessions_app.models import Asset, LiveSession
-from sessions_app.selectors import session_summary
+from sessions_app.selectors import session_cap_warning, session_summary
 
 from . import ssml
 from .models import Cue, DemoScript, KioskConfig
@@ -86,6 +86,7 @@ def session_stage(session: LiveSession) -> dict:
         "trtc_url": reverse("session_trtc_join", args=[session.pk]),
         "report_url": reverse("session_player_report", args=[session.pk]),
         "idle": session_idle(session),
+        "cap_warning": session_cap_warning(session),
     }
 
 

@@ -150,6 +150,15 @@ def event_summary(event: SessionEvent) -> dict:
     }
 
 
+def session_cap_warning(session: LiveSession) -> dict | None:
+    """The daily cap's warning to a live session about to be closed by it (`budget_sweep`), as
+    its pages show it on arrival; None when none stands."""
+    if session.cap_warned_at is None or session.status not in LiveSession.LIVE_STATUSES:
+        return None
+    event = session.events.filter(kind=SessionEvent.Kind.NOTE, data__cap_warning=True).order_by("-id").first()
+    return event_summary(event) if event else None
+
+
 def utterance_summary(utterance: Utterance) -> dict:
     return {
         "req_id": utterance.req_id,

@@ -85,6 +85,7 @@ def session_detail(request, pk: int):
         "earlier_utterances": max(0, session.utterances.count() - TRANSCRIPT_ON_PAGE),
         "chat_limits": browser_limits(),
         "layout_form": LayoutForm(),
+        "cap_warning": selectors.session_cap_warning(session),
         "start_latencies": starts,
         "start_latency": Latency.of(starts.values()),
     })

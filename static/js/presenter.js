@@ -4,6 +4,7 @@ import { connectLive } from "./live.js";
 import { spokenText } from "./audience.js";
 import { Microphone } from "./microphone.js";
 import { format, statusLabel, utteranceStateLabel } from "./labels.js";
+import { CapNotice } from "./cap-notice.js";
 
 const stage = JSON.parse(document.getElementById("stage").textContent);
 const script = JSON.parse(document.getElementById("script-data").textContent);
@@ -26,9 +27,12 @@ let status = stage.summary.status;
 let idleSince = Date.parse(stage.idle.since);
 let pause = null;
 let errorTimer = null;
+const capNotice = new CapNotice(document.getElementById("cap-notice"));
+if (stage.cap_warning) capNotice.show(stage.cap_warning);
 
 const live = connectLive(stage.ws_path, {
   onMessage(msg) {
+    capNotice.follow(msg);
     if (msg.type === "session") {
       status = msg.session.status;
       statusEl.textContent = statusLabel(status);

@@ -41,6 +41,13 @@ def confirmed_lifetime(console, pk: int, timeout: float = 30.0) -> float:
         assert time.monotonic() < deadline, "the cloud never confirmed the close"
 
 
+def demo_script(console) -> int:
+    """A one-cue script to present, made in the console's own database."""
+    code = ("from presentations.models import Cue, DemoScript as D; d = D.objects.create(name='Cap demo'); "
+            "Cue.objects.create(script=d, position=0, text='Hello.'); print(d.pk)")
+    return int(console.manage("shell", "-c", code).strip().splitlines()[-1])
+
+
 def create_session(page, console) -> None:
     page.goto(f"{console.url}/sessions/new/")
     page.get_by_label("Project").select_option(index=1)
@@ -82,9 +89,19 @@ def test_a_daily_cap_warns_then_closes_a_live_session_and_refuses_the_next(usage
     create_session(page, usage_console)
     status = page.get_by_role("status")
     expect(status).to_have_text(re.compile("preparing|ready|started"))
+    presenter = page.context.new_page()
+    presenter.goto(f"{usage_console.url}/present/sessions/{session_pk(page)}/presenter/?script={demo_script(usage_console)}")
     history = page.get_by_role("list", name="Session history")
     expect(history).to_contain_text("daily cap: closing in", timeout=30_000)
+    counting_down = re.compile(r"The daily cap closes this session in \d+ s\.")
+    for viewer in (page, presenter):
+        expect(viewer.locator("#cap-notice")).to_have_text(counting_down)
+    # A page opened after the warning shows it too.
+    presenter.reload()
+    expect(presenter.locator("#cap-notice")).to_have_text(counting_down)
     expect(status).to_have_text("closed", timeout=120_000)
+    expect(page.locator("#cap-notice")).to_be_hidden()
+    presenter.close()
     expect(history).to_contain_text("closing: daily cap reached: operator admin has used")
     messages = history.get_by_role("listitem").all_inner_texts()
     warned = next(i for i, text in enumerate(messages) if "daily cap: closing in" in text)

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from sessions_app import budget_sweep, budgets, services, sweeps
+from presentations.selectors import session_stage
+from sessions_app import budget_sweep, budgets, selectors, services, sweeps
 from sessions_app.models import AuditEntry, LiveSession, OperatorBudget
 
 from .helpers import create_session, started_session
@@ -77,6 +78,10 @@ def test_a_live_session_at_its_cap_is_warned_a_minute_ahead_then_closed(sim, acc
     warning = session.events.get(data__cap_warning=True)
     assert warning.kind == "note" and warning.message.startswith("daily cap: closing in ")
     assert sweeps.sessions_idle_sweep().caps.warned == [], "warned once"
+    # Pages opened after the warning are rendered with it: the session page and the presenter view.
+    session.refresh_from_db()
+    assert selectors.session_cap_warning(session)["id"] == warning.pk
+    assert session_stage(session)["cap_warning"]["data"]["closes_in_seconds"] == warning.data["closes_in_seconds"]
 
     aged(session, 55)  # past the cap
     assert sweeps.sessions_idle_sweep().caps.closed == [session.pk]
@@ -85,6 +90,7 @@ def test_a_live_session_at_its_cap_is_warned_a_minute_ahead_then_closed(sim, acc
     assert session.close_reason.startswith("daily cap reached: operator olivia has used")
     assert sim_session(sim, session.cloud_session_id)["status"] == 2
     assert AuditEntry.objects.filter(action="close_cap", session=session).exists()
+    assert selectors.session_cap_warning(session) is None, "a closed session has nothing left to warn of"
     closing = session.events.get(message__startswith="closing: daily cap reached")
     assert closing.pk > warning.pk
 

@@ -4,6 +4,7 @@ from . import player_views, usage_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("concurrency.json", views.dashboard_concurrency, name="dashboard_concurrency"),
     path("sessions/new/", views.session_new, name="session_new"),
     path("sessions/<id:pk>/", views.session_detail, name="session_detail"),
     path("sessions/<id:pk>/transcript.txt", views.session_transcript, name="session_transcript"),

@@ -295,6 +295,11 @@ class AccountConcurrency:
     def free(self) -> int | None:
         return None if self.limit is None else max(self.limit - self.in_use, 0)
 
+    def as_json(self) -> dict:
+        """What the dashboard's concurrency card is redrawn from."""
+        return {"account": self.account.name, "in_use": self.in_use, "unconfirmed": self.unconfirmed,
+                "limit": self.limit, "free": self.free}
+
 
 def concurrency_now() -> list[AccountConcurrency]:
     """Each account's slots held now: every row the cloud has not confirmed closed."""

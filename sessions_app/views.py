@@ -48,6 +48,13 @@ def dashboard(request):
     })
 
 
+@require_GET
+@viewer_required
+def dashboard_concurrency(request):
+    """The dashboard's concurrency card as data: it is redrawn as sessions open and close."""
+    return JsonResponse({"accounts": [held.as_json() for held in usage.concurrency_now()]})
+
+
 @driver_required
 def session_new(request):
     form = NewSessionForm(request.POST or None)

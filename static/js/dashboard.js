@@ -65,6 +65,45 @@ function tickAges() {
   document.querySelectorAll("[data-age]").forEach((el) => { el.textContent = sinceText(el.getAttribute("datetime")); });
 }
 
-connectLive("/ws/dashboard/", { onMessage: (msg) => { if (msg.type === "session") upsert(msg.session); } });
+// The concurrency card: redrawn from the console's figures whenever a session changed, at most
+// once a second however many change at once.
+const concurrency = document.getElementById("concurrency");
+let concurrencyDue = null;
+
+function concurrencyRow(held) {
+  const inUse = h("td", {}, String(held.in_use));
+  if (held.unconfirmed) {
+    inUse.append(" ", h("span", { class: "muted" },
+      interpolate(gettext("(%(n)s not yet confirmed closed)"), { n: held.unconfirmed }, true)));
+  }
+  return h("tr", held.free === 0 ? { class: "problem-warning" } : {},
+    h("th", { scope: "row" }, held.account), inUse,
+    h("td", {}, held.limit === null ? gettext("unknown") : String(held.limit)),
+    h("td", {}, held.free === null ? "—" : String(held.free)));
+}
+
+async function redrawConcurrency() {
+  concurrencyDue = null;
+  try {
+    const response = await fetch(concurrency.dataset.url, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const { accounts } = await response.json();
+    concurrency.querySelector("tbody").replaceChildren(...accounts.map(concurrencyRow));
+  } catch {
+    // The next change tries again; the card keeps what it last showed.
+  }
+}
+
+function concurrencyChanged() {
+  if (concurrency && concurrencyDue === null) concurrencyDue = setTimeout(redrawConcurrency, 1000);
+}
+
+connectLive("/ws/dashboard/", {
+  onMessage: (msg) => {
+    if (msg.type !== "session") return;
+    upsert(msg.session);
+    concurrencyChanged();
+  },
+});
 tickAges();
 setInterval(tickAges, 5000);

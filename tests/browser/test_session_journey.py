@@ -19,9 +19,18 @@ FRAME_VARIETY_JS = """(video) => {
 }"""
 
 
+def in_use(board) -> int:
+    """The dashboard's "in use now" figure of the simulator's account."""
+    row = board.get_by_role("table", name="Concurrency by account").get_by_role("row", name=re.compile("^Simulator"))
+    return int(row.get_by_role("cell").first.inner_text().split()[0])
+
+
 def test_create_watch_say_close(console, page):
     log_in(page, console)
     screenshot(page, "dashboard-empty")
+    board = page.context.new_page()
+    board.goto(console.url)
+    held = in_use(board)
     page.get_by_role("link", name="New session").first.click()
     page.get_by_label("Project").select_option(index=1)
     page.get_by_label("Protocol").select_option("rtmp")
@@ -33,6 +42,11 @@ def test_create_watch_say_close(console, page):
     page.evaluate("() => { window.sameLoad = true; }")
     # With auto-start, "ready" may last only a moment; the history shows every step as it came.
     expect(status).to_have_text("started", timeout=30_000)
+    # The dashboard open in another tab counts the new session without a reload.
+    board.wait_for_function("(held) => parseInt(document.querySelector('#concurrency tbody td').textContent) > held",
+                            arg=held, timeout=15_000)
+    assert in_use(board) == held + 1
+    board.close()
     history = page.get_by_role("list", name="Session history")
     expect(history).to_contain_text("ready")
     expect(history).to_contain_text("started")

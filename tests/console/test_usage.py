@@ -100,6 +100,11 @@ def test_the_dashboard_shows_each_accounts_concurrency_in_use_against_purchased(
     assert "Concurrency" in page
     held = {h.account.name: h for h in usage.concurrency_now()}["Simulator"]
     assert (held.in_use, held.limit, held.free) == (1, 2, 1)
+    # What the card is redrawn from as sessions open and close.
+    figures = client.get(reverse("dashboard_concurrency")).json()["accounts"]
+    assert figures == [{"account": "Simulator", "in_use": 1, "unconfirmed": 0, "limit": 2, "free": 1}]
+    client.logout()
+    assert client.get(reverse("dashboard_concurrency")).status_code == 302
 
 
 def test_the_new_session_form_says_when_the_account_has_no_free_concurrency(sim, account, operator, client):

@@ -57,11 +57,8 @@ def session_close_at_cap(*, session: LiveSession, budget: budgets.Budget) -> boo
     """Close a warned live session whose cap is reached. True if this call closed it."""
     reason = f"daily cap reached: {budget.words()}"
     condition = Q(status=session.status, is_orphan=False, cap_warned_at__isnull=False)
-    try:
-        return services.session_close(user=None, session=session, reason=reason, action=AuditEntry.Action.CLOSE_CAP,
-                                      condition=condition)
-    except services.ServiceError:
-        return False  # ended here all the same; the reconciliation retries the cloud close
+    return services.session_close_unattended(session=session, reason=reason, action=AuditEntry.Action.CLOSE_CAP,
+                                             condition=condition)
 
 
 def sessions_cap_sweep(*, now: datetime | None = None) -> CapSweepResult:

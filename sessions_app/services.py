@@ -239,6 +239,16 @@ def session_close(*, user, session: LiveSession, reason: str = "closed by operat
     return True
 
 
+def session_close_unattended(*, session: LiveSession, reason: str, action: AuditEntry.Action, condition: Q) -> bool:
+    """A close no one waits on (a sweep's, a cap's), if the row still matches `condition`: True
+    when this call closed it, here and in the cloud. A cloud refusal is no error to report here:
+    the row is ended all the same and the convergence sweeps retry the cloud's close."""
+    try:
+        return session_close(user=None, session=session, reason=reason, action=action, condition=condition)
+    except ServiceError:
+        return False
+
+
 def session_close_in_cloud(*, session: LiveSession) -> bool:
     """One closesession for a row the console has ended, by whoever claimed the attempt.
 
@@ -361,6 +371,7 @@ class Preparing(enum.Enum):
 
     WAITING = "waiting"  # ask again later
     READY = "ready"      # became ready by this call
+    STARTED = "started"  # became ready by this call and was started on its own (auto start)
     ENDED = "ended"      # no longer preparing (failed, closed, or someone else moved it)
 
 
@@ -394,6 +405,16 @@ def session_refresh_preparing(*, session: LiveSession) -> Preparing:
         session_mark_failed(session=session, reason=f"not ready after {minutes:g} minutes")
         return Preparing.ENDED
     return Preparing.WAITING
+
+
+def session_refresh_and_start(*, session: LiveSession) -> Preparing:
+    """One look at a preparing session, and the automatic start of one found ready that asks for
+    it. READY: ready and not started (left to an operator, or its automatic start was refused,
+    which the preparing sweep retries)."""
+    outcome = session_refresh_preparing(session=session)
+    if outcome is Preparing.READY and session.auto_start and session_start_automatically(session=session):
+        return Preparing.STARTED
+    return outcome
 
 
 def _require_started(session: LiveSession) -> None:

@@ -70,15 +70,6 @@ def _idle_q(cutoff: datetime) -> Q:
 
 # -- closing: claim with the sweep's own conditions, then close in the cloud --------------------
 
-def _close(session: LiveSession, *, condition: Q, reason: str, action: Action) -> bool:
-    """Close if the row still matches what the sweep saw. A refused close is on the row and
-    retried by the reconciliation; the row is ended here either way."""
-    try:
-        return services.session_close(user=None, session=session, reason=reason, action=action, condition=condition)
-    except services.ServiceError:
-        return False
-
-
 # -- idle sweep ---------------------------------------------------------------------------------
 
 @dataclass
@@ -101,7 +92,8 @@ def session_close_if_idle(*, session: LiveSession, now: datetime | None = None) 
     cutoff = now - timedelta(seconds=limit)
     condition = Q(status=session.status, is_orphan=False) & _idle_q(cutoff)
     reason = f"not started within {limit} s" if _ready_unstarted(session) else "idle"
-    return _close(session, condition=condition, reason=reason, action=Action.CLOSE_IDLE)
+    return services.session_close_unattended(session=session, condition=condition, reason=reason,
+                                             action=Action.CLOSE_IDLE)
 
 
 def session_warn_idle(*, session: LiveSession, now: datetime | None = None) -> bool:
@@ -172,9 +164,8 @@ def sessions_refresh_preparing(*, now: datetime | None = None,
         if not _once_per(f"sweeps:preparing-polled:{session.pk}", every - 0.5):
             continue
         result.asked += 1
-        if services.session_refresh_preparing(session=session) is services.Preparing.READY and session.auto_start:
-            if services.session_start_automatically(session=session):
-                result.started.append(session.pk)
+        if services.session_refresh_and_start(session=session) is services.Preparing.STARTED:
+            result.started.append(session.pk)
     unstarted = LiveSession.objects.filter(status=Status.READY, auto_start=True, is_orphan=False,
                                            ready_at__lte=grace).select_related("account")
     for session in unstarted:
@@ -377,8 +368,8 @@ def orphan_close_if_unadopted(*, session: LiveSession, account: Account, now: da
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=account.orphan_autoclose_minutes)
     reason = f"orphan not adopted within {account.orphan_autoclose_minutes} minutes"
-    return _close(session, condition=Q(is_orphan=True, created_at__lte=cutoff), reason=reason,
-                  action=Action.CLOSE_ORPHAN)
+    return services.session_close_unattended(session=session, condition=Q(is_orphan=True, created_at__lte=cutoff),
+                                             reason=reason, action=Action.CLOSE_ORPHAN)
 
 
 # -- orphans: what an operator does with them ---------------------------------------------------

@@ -24,12 +24,9 @@ def poll_preparing_session(session_pk: int, attempt: int = 0) -> None:
     session = LiveSession.objects.filter(pk=session_pk).select_related("account").first()
     if session is None:
         return
-    outcome = services.session_refresh_preparing(session=session)
-    if outcome is services.Preparing.WAITING:
+    if services.session_refresh_and_start(session=session) is services.Preparing.WAITING:
         delay = min(2 ** attempt, POLL_BACKOFF_CAP_SECONDS)
         poll_preparing_session.apply_async(args=[session_pk, attempt + 1], countdown=delay)
-    elif outcome is services.Preparing.READY and session.auto_start:
-        services.session_start_automatically(session=session)
 
 
 @shared_task

@@ -326,15 +326,23 @@ def measure(admin, big_account: int) -> dict:
         "audit history, a week two months ago": f"{history}?{week}",
         "audit history, one creator": f"{history}?creator=operator07",
         "audit history, closed by the idle sweep": f"{history}?close_reason=idle",
+        # Filters nothing matches: a listing that walks the index finds no page to stop at.
+        "audit history, a status none has (failed)": f"{history}?status=failed",
+        "audit history, a protocol none used (trtc)": f"{history}?protocol=trtc",
+        "audit history, all of it asked for (since 1970)": f"{history}?since=1970-01-01T00:00",
         "audit history (project)": reverse("audit_project_history", args=[project.pk]),
         "audit history (asset)": reverse("audit_asset_history", args=[asset.pk]),
         "audit by account (last 30 days)": reverse("audit_accounts"),
         "audit by project (last 30 days)": reverse("audit_projects"),
         "audit by asset (last 30 days)": reverse("audit_assets"),
         "audit by account, a whole year": f"{reverse('audit_accounts')}?since={today - timedelta(days=366):%Y-%m-%d}",
+        "audit by account, closed by the idle sweep": f"{reverse('audit_accounts')}?close_reason=idle",
         "audit log": log_url,
         "audit log, one account": f"{log_url}?account={big_account}",
         "audit log, one action": f"{log_url}?action=close_idle",
+        "audit log, an action never taken (adopt)": f"{log_url}?action=adopt",
+        "audit log, one actor": f"{log_url}?actor=operator07",
+        "audit log, failures (none)": f"{log_url}?ok=0",
         "audit live now (account, cloud answer cached)": cloud_answer_cached(big_account),
     }
     results = {name: time_page(client, url) for name, url in pages.items()}

@@ -5,19 +5,26 @@ generate_series (N sessions over the past 365 days, 80 % on one account, each 1 
 long, a fifth closed by the idle sweep; 10 utterances and 2 audit entries per session), then
 times the pages in-process through Django's test client (the whole view, queries and template)
 and streams each CSV export while sampling the process's resident memory. Drops the database at
-the end unless --keep.
+the end unless --keep or --reuse.
+
+Filling a million sessions takes a quarter of an hour on two cores: --reuse measures the
+database an earlier --keep or --reuse run filled with the same --sessions (migrating it first, so
+new indexes are built on it), and fills it only when there is none yet. The timestamps are those
+of the fill, so the newest hours are empty once it is a day old; the figures then say its age.
 
 Targets: each page under 100 ms; CSV memory flat (its peak growth under 100 MB).
 
-    .venv/bin/python bench/usage_scale.py [--sessions 1000000] [--keep]
+    .venv/bin/python bench/usage_scale.py [--sessions 1000000] [--keep | --reuse]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from datetime import datetime, time as day_time, timedelta
 from pathlib import Path
@@ -28,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SERVER = "postgres://postgres@127.0.0.1:5432"
+# The database's comment once a fill completed: "filled: N sessions at <time>".
+FILLED = "filled: "
 ACCOUNTS, PROJECTS_PER_ACCOUNT, ASSETS_PER_ACCOUNT, OPERATORS = 3, 4, 2, 50
 UTTERANCES_PER_SESSION = 10
 PAGE_RUNS = 7
@@ -44,6 +53,8 @@ def rss_bytes() -> int:
 
 def django_setup(database: str) -> None:
     os.environ.update({
+        # Its own cache and queue folders: the live-now page's cached cloud answer stays here.
+        "TCADH_VAR_DIR": tempfile.mkdtemp(prefix="tcadh-usage-bench-"),
         "DATABASE_URL": f"{SERVER}/{database}", "DEBUG": "false", "SECRET_KEY": "bench-usage-scale-" + "x" * 40,
         "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false",
         "CSRF_COOKIE_SECURE": "false", "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "tcadh_console.settings",
@@ -209,6 +220,25 @@ def fill(sessions: int) -> dict:
     return {"admin": admin, "big_account": accounts[0], "timings": timings}
 
 
+def filled_sessions(raw: psycopg.Connection, database: str) -> int | None:
+    """How many sessions a completed fill put in `database` (its comment), None if not filled."""
+    row = raw.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                      [database]).fetchone()
+    if row is None or not (row[0] or "").startswith(FILLED):
+        return None
+    return int(row[0].removeprefix(FILLED).split()[0])
+
+
+def filled_objects() -> dict:
+    """What measure() needs from a database filled by an earlier run."""
+    from django.contrib.auth.models import User
+
+    from sessions_app.models import Account
+
+    return {"admin": User.objects.get(username="bench-admin"),
+            "big_account": Account.objects.get(name="Account 0").pk}
+
+
 def time_page(client, url: str) -> dict:
     client.get(url)  # warm the connection, the templates and the plan cache
     runs = []
@@ -249,23 +279,71 @@ def stream_csv(client, url: str) -> dict:
             "peak_growth_mb": (peak - baseline) / 1e6}
 
 
+def cloud_answer_cached(account_pk: int) -> str:
+    """The live-now page of the big account with the cloud's answer already cached (what the page
+    does within LIVE_CACHE_SECONDS of an earlier view), listing its 50 newest sessions: the page's
+    own cost, not the cloud's."""
+    from django.core.cache import cache
+    from django.urls import reverse
+
+    from sessions_app.models import LiveSession
+
+    listed = [{"session_id": session_id, "user_id": "user", "status": 3, "started": True, "driver_type": 1,
+               "project_id": "", "asset_key": ""}
+              for session_id in LiveSession.objects.filter(account_id=account_pk)
+              .values_list("cloud_session_id", flat=True)[:50]]
+    cache.set(f"audit:live:account:{account_pk}", listed, timeout=None)
+    return reverse("audit_account_live", args=[account_pk])
+
+
 def measure(admin, big_account: int) -> dict:
     from django.test import Client
     from django.urls import reverse
     from django.utils import timezone
+
+    from sessions_app import audit
+    from sessions_app.models import Account, Asset, Project
 
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(admin)
     today = timezone.localdate()
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     history = reverse("audit_account_history", args=[big_account])
+    second_page = audit.sessions_page(scope="account", obj=Account.objects.get(pk=big_account),
+                                      filters=audit.SessionFilters()).next_cursor
+    week = f"since={today - timedelta(days=60):%Y-%m-%dT00:00}&until={today - timedelta(days=53):%Y-%m-%dT00:00}"
+    project = Project.objects.filter(account_id=big_account).order_by("pk").first()
+    asset = Asset.objects.filter(account_id=big_account).order_by("pk").first()
+    log_url = reverse("audit_log")
     pages = {
         # Two queries and a small template: what any page costs on this machine right now.
         "baseline: the audit home page (no data)": reverse("audit_home"),
         "usage (this month)": reverse("usage"),
         f"usage ({last_month:%Y-%m}, a full month)": f"{reverse('usage')}?month={last_month:%Y-%m}",
         "audit history (account with 80 %)": history,
+        "audit history, its second page": f"{history}?after={second_page}",
         "audit history, last 30 days": f"{history}?since={today - timedelta(days=30):%Y-%m-%dT00:00}",
+        "audit history, a week two months ago": f"{history}?{week}",
+        "audit history, one creator": f"{history}?creator=operator07",
+        "audit history, closed by the idle sweep": f"{history}?close_reason=idle",
+        # Filters nothing matches: a listing that walks the index finds no page to stop at.
+        "audit history, a status none has (failed)": f"{history}?status=failed",
+        "audit history, a protocol none used (trtc)": f"{history}?protocol=trtc",
+        "audit history, all of it asked for (since 1970)": f"{history}?since=1970-01-01T00:00",
+        "audit history (project)": reverse("audit_project_history", args=[project.pk]),
+        "audit history (asset)": reverse("audit_asset_history", args=[asset.pk]),
+        "audit by account (last 30 days)": reverse("audit_accounts"),
+        "audit by project (last 30 days)": reverse("audit_projects"),
+        "audit by asset (last 30 days)": reverse("audit_assets"),
+        "audit by account, a whole year": f"{reverse('audit_accounts')}?since={today - timedelta(days=366):%Y-%m-%d}",
+        "audit by account, closed by the idle sweep": f"{reverse('audit_accounts')}?close_reason=idle",
+        "audit log": log_url,
+        "audit log, one account": f"{log_url}?account={big_account}",
+        "audit log, one action": f"{log_url}?action=close_idle",
+        "audit log, an action never taken (adopt)": f"{log_url}?action=adopt",
+        "audit log, one actor": f"{log_url}?actor=operator07",
+        "audit log, failures (none)": f"{log_url}?ok=0",
+        "audit live now (account, cloud answer cached)": cloud_answer_cached(big_account),
     }
     results = {name: time_page(client, url) for name, url in pages.items()}
     from sessions_app import usage
@@ -285,36 +363,57 @@ def measure(admin, big_account: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=1_000_000)
-    parser.add_argument("--keep", action="store_true", help="leave the database in place")
+    keeping = parser.add_mutually_exclusive_group()
+    keeping.add_argument("--keep", action="store_true", help="leave the database in place")
+    keeping.add_argument("--reuse", action="store_true",
+                         help="measure the database a --keep or --reuse run filled with as many sessions, "
+                              "filling it first if there is none; leave it in place")
     args = parser.parse_args()
-    database = f"tcadh_usage_bench_{os.getpid()}"
+    # One name per size: what --reuse looks for.
+    database = f"tcadh_usage_bench_{args.sessions}"
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as server:
-        server.execute(f'CREATE DATABASE "{database}"')
+        reusing = args.reuse and filled_sessions(server, database) == args.sessions
+        if not reusing:
+            server.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            server.execute(f'CREATE DATABASE "{database}"')
     try:
         django_setup(database)
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        started = time.monotonic()
-        filled = fill(args.sessions)
-        log(f"filled in {time.monotonic() - started:.0f} s: " +
-            ", ".join(f"{k} {v:.0f} s" for k, v in filled["timings"].items()))
+        if reusing:
+            with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as raw:
+                raw.execute("ANALYZE")  # the statistics of any index the migrations just built
+                comment = raw.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                                      "WHERE datname = current_database()").fetchone()[0]
+            log(f"reusing {database}, {comment}")
+            filled = filled_objects()
+        else:
+            started = time.monotonic()
+            filled = fill(args.sessions)
+            log(f"filled in {time.monotonic() - started:.0f} s: " +
+                ", ".join(f"{k} {v:.0f} s" for k, v in filled["timings"].items()))
+            with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as server:
+                server.execute(f'COMMENT ON DATABASE "{database}" IS '
+                               f"'{FILLED}{args.sessions} sessions at {time.strftime('%Y-%m-%d %H:%M %Z')}'")
         figures = measure(filled["admin"], filled["big_account"])
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         print(f"\n{args.sessions:,} sessions, {args.sessions * UTTERANCES_PER_SESSION:,} utterances, PostgreSQL; "
               f"load average {load} on {os.cpu_count()} CPUs")
         for name, page in figures["pages"].items():
             verdict = "ok" if page["median_ms"] < 100 else "OVER 100 ms"
-            print(f"  {name:<45} median {page['median_ms']:7.1f} ms  max {page['max_ms']:7.1f} ms  {verdict}")
+            print(f"  {name:<55} median {page['median_ms']:7.1f} ms  max {page['max_ms']:7.1f} ms  {verdict}")
         for name, export in figures["csv"].items():
             verdict = "ok" if export["peak_growth_mb"] < 100 else "OVER 100 MB"
-            print(f"  {name:<45} {export['rows']:>9,} rows {export['megabytes']:7.1f} MB in {export['seconds']:5.1f} s, "
+            print(f"  {name:<55} {export['rows']:>9,} rows {export['megabytes']:7.1f} MB in {export['seconds']:5.1f} s, "
                   f"peak memory growth {export['peak_growth_mb']:6.1f} MB  {verdict}")
     finally:
         from django.db import connections
 
         connections.close_all()
-        if not args.keep:
+        if "TCADH_VAR_DIR" in os.environ:
+            shutil.rmtree(os.environ["TCADH_VAR_DIR"], ignore_errors=True)
+        if not (args.keep or args.reuse):
             with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as server:
                 server.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 

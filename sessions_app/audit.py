@@ -1,22 +1,24 @@
 """Read-side queries of the audit pages: who used what, when and for how long.
 
 Built to stay fast on a million sessions: pages move by a (created_at, id) cursor over the
-(scope, created_at) indexes instead of OFFSET and COUNT(*), the CSV streams rows from a server-side
-iterator, and the concurrency chart folds sessions into a fixed number of buckets as they stream by.
+(scope, created_at) indexes instead of OFFSET and COUNT(*); totals add UsageDay's daily rollup to
+the few sessions it does not hold; filters the rollup cannot answer read a bounded range of
+sessions; the concurrency chart is counted per bucket by the database over a bounded window; the
+CSV streams rows from a server-side iterator.
 """
 
 from __future__ import annotations
 
 import base64
 import csv
-import math
+from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, IntegerField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -24,8 +26,11 @@ from tcadh.errors import TcadhError
 
 from . import cloud, cloud_errors, params
 from .csv_cells import Echo, csv_cell
+from .db_time import MillisecondsBetween, SecondsBetween
 from .latency import sessions_latency
-from .models import Account, Asset, AuditEntry, LiveSession, Project
+from .models import (LONG_SESSION, LONG_SESSION_SECONDS, ROLLED_UP_CLOSE_GAP, Account, Asset, AuditEntry, LiveSession,
+                     Project, UsageDay)
+from .usage import day_start
 
 SCOPES: dict[str, type[Account] | type[Project] | type[Asset]] = {
     "account": Account, "project": Project, "asset": Asset,
@@ -33,6 +38,9 @@ SCOPES: dict[str, type[Account] | type[Project] | type[Asset]] = {
 LIVE_CACHE_SECONDS = 5
 DB_CHUNK_ROWS = 2000
 CSV_CHUNK_ROWS = 500
+# Status, close reason and protocol are only found by reading the sessions one by one: without a
+# From date, the pages that filter by them read this far back (a week is some 20 000 sessions).
+SCANNED_DEFAULT_RANGE = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,18 @@ class SessionFilters:
     close_reason: str = ""
     creator: str = ""
     protocol: str = ""
+
+    @property
+    def reads_sessions(self) -> bool:
+        """Filters that UsageDay cannot answer and no index finds quickly."""
+        return bool(self.status or self.close_reason or self.protocol)
+
+    def bounded(self, *, now: datetime) -> SessionFilters:
+        """These filters as a page reads them: with `reads_sessions` and no From date, from
+        SCANNED_DEFAULT_RANGE ago."""
+        if self.reads_sessions and self.since is None:
+            return replace(self, since=(self.until or now) - SCANNED_DEFAULT_RANGE)
+        return self
 
 
 @dataclass(frozen=True)
@@ -86,11 +106,6 @@ def _keyset_page(qs: QuerySet, *, cursor: str | None, size: int) -> Page:
 
 # -- sessions -----------------------------------------------------------------------------------
 
-def _duration(now: datetime) -> ExpressionWrapper:
-    # Billed from creation (PROTOCOL §7.2) until closed, or until now for open sessions.
-    return ExpressionWrapper(Coalesce(F("closed_at"), Value(now)) - F("created_at"), output_field=DurationField())
-
-
 def sessions_filtered(*, scope: str | None = None, obj=None, filters: SessionFilters = SessionFilters()) -> QuerySet:
     qs = LiveSession.objects.all()
     if scope is not None:
@@ -130,23 +145,84 @@ class Totals:
         return self.session_minutes / self.sessions if self.sessions else 0.0
 
 
-def _minutes(value: timedelta | None) -> float:
-    return round(value.total_seconds() / 60, 1) if value else 0.0
+def _lifetime_seconds(now: datetime) -> SecondsBetween:
+    # Created until closed here, or until now while open: what each row shows as its duration.
+    return SecondsBetween("created_at", Coalesce("closed_at", Value(now)))
+
+
+def _whole_days(filters: SessionFilters) -> tuple[datetime | None, datetime | None] | None:
+    """The local midnights [first, last) bounding the whole days inside the filters' range (None
+    for an open end), or None when the range holds no whole day."""
+    first = last = None
+    if filters.since:
+        first = day_start(filters.since)
+        if first != filters.since:
+            first = timezone.make_aware(datetime.combine(first.date() + timedelta(days=1), time()))
+    if filters.until:
+        last = day_start(filters.until)
+    if first and last and first >= last:
+        return None
+    return first, last
+
+
+def _totals_by(key: str, *, sessions: QuerySet, rolled_up: QuerySet, filters: SessionFilters,
+               now: datetime) -> dict[object, Totals]:
+    """Sessions and session-minutes of `sessions` (filtered by `filters`) per `key`.
+
+    For the whole days of the range, the sessions rolled up into UsageDay come from `rolled_up`
+    (the same scope's UsageDay rows), whose seconds are billed ones (until confirmed closed in the
+    cloud): the few rolled-up sessions whose close here differs from that have the difference
+    taken back. Everything else comes from the sessions. One statement, so a roll-up committing
+    meanwhile is counted exactly once.
+    """
+    lifetime = _lifetime_seconds(now)
+
+    def counted(qs: QuerySet) -> QuerySet:
+        return qs.values(key).annotate(n=Count("*"), s=Sum(lifetime))
+
+    days = None if filters.reads_sessions else _whole_days(filters)
+    if days is None:
+        parts = [counted(sessions)]
+    else:
+        # Each part a plain range of one index: the partial days at either end, and inside the
+        # whole days the sessions not rolled up (today's, the unconfirmed) and the close gaps.
+        first, last = days
+        inside, day_range, parts = Q(), {}, []
+        if first:
+            parts.append(counted(sessions.filter(created_at__lt=first)))
+            inside &= Q(created_at__gte=first)
+            day_range["day__gte"] = timezone.localdate(first)
+        if last:
+            parts.append(counted(sessions.filter(created_at__gte=last)))
+            inside &= Q(created_at__lt=last)
+            day_range["day__lt"] = timezone.localdate(last)
+        if filters.creator:
+            rolled_up = rolled_up.filter(operator__username=filters.creator)
+        parts += [
+            counted(sessions.filter(inside, rolled_up=False)),
+            rolled_up.filter(**day_range).values(key).annotate(n=Sum("sessions"), s=Sum("seconds")),
+            sessions.filter(inside).filter(ROLLED_UP_CLOSE_GAP).values(key).annotate(
+                n=Value(0, output_field=IntegerField()),
+                s=Sum(SecondsBetween("cloud_closed_at", Coalesce("closed_at", Value(now))))),
+        ]
+    found: dict[object, list] = defaultdict(lambda: [0, 0.0])
+    for row in parts[0].order_by().union(*(part.order_by() for part in parts[1:]), all=True):
+        found[row[key]][0] += row["n"]
+        found[row[key]][1] += row["s"] or 0.0
+    return {pk: Totals(sessions=n, session_minutes=round(seconds / 60, 1)) for pk, (n, seconds) in found.items()}
 
 
 def sessions_totals(*, scope: str, obj, filters: SessionFilters) -> Totals:
-    now = timezone.now()
-    row = sessions_filtered(scope=scope, obj=obj, filters=filters).aggregate(
-        sessions=Count("pk"), duration=Sum(_duration(now)))
-    return Totals(sessions=row["sessions"], session_minutes=_minutes(row["duration"]))
+    found = _totals_by(f"{scope}_id", sessions=sessions_filtered(scope=scope, obj=obj, filters=filters),
+                       rolled_up=UsageDay.objects.filter(**{scope: obj}), filters=filters, now=timezone.now())
+    return found.get(obj.pk, Totals(0, 0.0))
 
 
 def group_totals(*, scope: str, filters: SessionFilters) -> list[tuple[object, Totals]]:
     """Every account / project / asset with its session count and session-minutes in the range."""
-    now = timezone.now()
-    rows = (sessions_filtered(filters=filters).filter(**{f"{scope}__isnull": False})
-            .values(f"{scope}_id").annotate(sessions=Count("pk"), duration=Sum(_duration(now))).order_by())
-    by_pk = {row[f"{scope}_id"]: Totals(row["sessions"], _minutes(row["duration"])) for row in rows}
+    present = {f"{scope}__isnull": False}
+    by_pk = _totals_by(f"{scope}_id", sessions=sessions_filtered(filters=filters).filter(**present),
+                       rolled_up=UsageDay.objects.filter(**present), filters=filters, now=timezone.now())
     model = SCOPES[scope]
     related = model.objects.all() if scope == "account" else model.objects.select_related("account")
     return [(obj, by_pk.get(obj.pk, Totals(0, 0.0))) for obj in related]
@@ -172,10 +248,15 @@ def sessions_csv(qs: QuerySet, *, chunk_rows: int = CSV_CHUNK_ROWS) -> Iterator[
     cursor: memory stays flat whatever the row count. Each piece's start latencies come in one
     query for its sessions."""
     now = timezone.now()
-    yield csv.writer(Echo()).writerow(CSV_TITLES)
     # A row is written in two parts joined by a comma: the session's cells as it is read, its
     # start latency once its piece's latencies are known. Held meanwhile as text, not as rows.
-    cells = csv.writer(Echo(), lineterminator="")
+    # The writer keeps its CRLF line end, which is what makes it quote a cell holding a CR or LF.
+    writer = csv.writer(Echo())
+
+    def cells(values: list) -> str:
+        return writer.writerow(values).removesuffix("\r\n")
+
+    yield writer.writerow(CSV_TITLES)
     fields = [name for _, name in CSV_COLUMNS]
     created_at, closed_at = fields.index("created_at"), fields.index("closed_at")
     rows = qs.order_by("-created_at", "-pk").values_list("pk", *fields).iterator(chunk_size=DB_CHUNK_ROWS)
@@ -183,13 +264,13 @@ def sessions_csv(qs: QuerySet, *, chunk_rows: int = CSV_CHUNK_ROWS) -> Iterator[
     def piece(chunk: list[tuple[int, str]]) -> str:
         latencies = sessions_latency(session_pks=[pk for pk, _ in chunk])
         return "".join(
-            f"{head},{cells.writerow([latency.count, csv_cell(latency.p50), csv_cell(latency.p95)])}\r\n"
+            f"{head},{cells([latency.count, csv_cell(latency.p50), csv_cell(latency.p95)])}\r\n"
             for pk, head in chunk for latency in (latencies[pk],))
 
     chunk: list[tuple[int, str]] = []
     for pk, *row in rows:
         seconds = int(((row[closed_at] or now) - row[created_at]).total_seconds())
-        chunk.append((pk, cells.writerow([csv_cell(v) for v in row] + [seconds])))
+        chunk.append((pk, cells([csv_cell(v) for v in row] + [seconds])))
         if len(chunk) >= chunk_rows:
             yield piece(chunk)
             chunk.clear()
@@ -256,35 +337,40 @@ class ConcurrencySeries:
                 "peak": self.peak}
 
 
-def account_concurrency(*, account: Account, since: datetime, until: datetime, buckets: int = 240) -> ConcurrencySeries:
+def account_concurrency(*, account: Account, since: datetime, until: datetime, buckets: int = 240,
+                        now: datetime | None = None) -> ConcurrencySeries:
     """Sessions open during each of `buckets` equal slices of [since, until).
 
     A session counts in every slice it overlaps, so a slice's value is an upper bound of the
-    sessions open at any instant inside it (exact once slices are shorter than sessions).
-    Uses a difference array: memory is one integer per slice whatever the number of sessions.
+    sessions open at any instant inside it (exact once slices are shorter than sessions). The
+    database gives each overlapping session's first and last slice, counted per pair: what comes
+    back is bounded by the number of slices, not of sessions. A session open at `since` was either
+    created less than LONG_SESSION_SECONDS before it or is among the few long ones, each read
+    through its own index: the window's cost, not the account's history.
     """
-    now = timezone.now()
-    span = max((until - since).total_seconds(), 1.0)
-    width = span / buckets
-    diff = [0] * (buckets + 1)
+    now = now or timezone.now()
+    span_ms = max(round((until - since).total_seconds() * 1000), 1000)
+    end = Coalesce("closed_at", Value(now))
+    start_ms = Greatest(MillisecondsBetween(Value(since), "created_at"), Value(0))
+    end_ms = Least(MillisecondsBetween(Value(since), end), Value(span_ms))
+    first = start_ms * Value(buckets) / Value(span_ms)
+    last = (end_ms * Value(buckets) + Value(span_ms - 1)) / Value(span_ms) - Value(1)
     overlapping = (LiveSession.objects.filter(account=account, created_at__lt=until)
-                   .filter(Q(closed_at__isnull=True) | Q(closed_at__gt=since))
-                   .values_list("created_at", "closed_at").iterator(chunk_size=DB_CHUNK_ROWS))
-    for created_at, closed_at in overlapping:
-        end = min(closed_at or now, until)
-        if end <= since:
-            continue
-        first = max(int((max(created_at, since) - since).total_seconds() // width), 0)
-        last = min(math.ceil((end - since).total_seconds() / width) - 1, buckets - 1)
-        if last < first:
-            last = first
-        diff[first] += 1
-        diff[last + 1] -= 1
+                   .alias(end=end).filter(end__gt=since))
+    lookback = since - timedelta(seconds=LONG_SESSION_SECONDS)
+    parts = [part.annotate(first=first, last=last).values_list("first", "last").annotate(n=Count("*")).order_by()
+             for part in (overlapping.filter(created_at__gte=lookback),
+                          overlapping.filter(created_at__lt=lookback).filter(LONG_SESSION))]
+    diff = [0] * (buckets + 1)
+    for first_slice, last_slice, n in parts[0].union(parts[1], all=True):
+        diff[first_slice] += n
+        # A session shorter than a millisecond still counts in its slice.
+        diff[min(max(last_slice, first_slice), buckets - 1) + 1] -= n
     values, running = [], 0
     for step in diff[:buckets]:
         running += step
         values.append(running)
-    return ConcurrencySeries(since=since, until=until, bucket_seconds=width, values=values,
+    return ConcurrencySeries(since=since, until=until, bucket_seconds=span_ms / 1000 / buckets, values=values,
                              limit=account.concurrency_limit)
 
 
@@ -318,4 +404,5 @@ def audit_entries_page(*, filters: AuditFilters, cursor: str | None = None, size
 
 
 def audit_actions() -> list[str]:
-    return list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())
+    # The closed set an entry may hold (AuditEntry.Action): a DISTINCT over the log would read it all.
+    return sorted(AuditEntry.Action.values)

@@ -1,5 +1,6 @@
 """Audit pages: read-only, for auditors and admins. Each view parses its filters and calls a selector."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 from django import forms
@@ -18,6 +19,8 @@ from .views import role_required
 auditor_required = role_required(roles.can_audit)
 
 CHART_DEFAULT_RANGE = timedelta(hours=24)
+# A longer range charts its last week: the chart reads every session of its window.
+CHART_MAX_RANGE = timedelta(days=7)
 TOTALS_DEFAULT_RANGE = timedelta(days=30)
 
 
@@ -85,10 +88,11 @@ def audit_home(request):
 @auditor_required
 def audit_groups(request, scope: str):
     form = SessionFilterForm(request.GET or None)
-    filters = form.filters()
+    now = timezone.now()
+    filters = form.filters().bounded(now=now)
     if filters.since is None and filters.until is None:
-        # Totals are a scan of the range: bound it unless someone asks for more.
-        filters = audit.SessionFilters(**{**filters.__dict__, "since": timezone.now() - TOTALS_DEFAULT_RANGE})
+        # Recent use, unless a range is asked for (the page says which range it shows).
+        filters = replace(filters, since=now - TOTALS_DEFAULT_RANGE)
     return render(request, "audit/groups.html", {
         "scope": scope, "form": form, "filters": filters,
         "groups": audit.group_totals(scope=scope, filters=filters),
@@ -100,9 +104,10 @@ def audit_groups(request, scope: str):
 def audit_history(request, scope: str, pk: int):
     obj = _scoped(scope, pk)
     form = SessionFilterForm(request.GET or None)
-    filters = form.filters()
-    page = audit.sessions_page(scope=scope, obj=obj, filters=filters, cursor=request.GET.get("after"))
     now = timezone.now()
+    asked = form.filters()
+    filters = asked.bounded(now=now)
+    page = audit.sessions_page(scope=scope, obj=obj, filters=filters, cursor=request.GET.get("after"))
     latencies = sessions_latency(session_pks=[s.pk for s in page.rows])
     context = {
         "scope": scope, "obj": obj, "form": form, "tab": "history",
@@ -110,10 +115,11 @@ def audit_history(request, scope: str, pk: int):
         "next_cursor": page.next_cursor,
         "query": _query_without(request, "after"),
         "totals": audit.sessions_totals(scope=scope, obj=obj, filters=filters),
+        "bounded_since": filters.since if filters.since != asked.since else None,
     }
     if scope == "account":
         until = filters.until or now
-        since = filters.since or until - CHART_DEFAULT_RANGE
+        since = max(asked.since or until - CHART_DEFAULT_RANGE, until - CHART_MAX_RANGE)
         if since < until:
             context["chart"] = audit.account_concurrency(account=obj, since=since, until=until)
     return render(request, "audit/history.html", context, status=_status(form))
@@ -137,7 +143,8 @@ def audit_export(request, scope: str, pk: int):
     if _status(form) != 200:
         problems = "; ".join(error for errors in form.errors.values() for error in errors)
         return HttpResponseBadRequest(problems, content_type="text/plain; charset=utf-8")
-    filters = form.filters()
+    # The rows the history page shows for the same filters.
+    filters = form.filters().bounded(now=timezone.now())
     qs = audit.sessions_filtered(scope=scope, obj=obj, filters=filters)
     response = StreamingHttpResponse(audit.sessions_csv(qs), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")

@@ -3,15 +3,17 @@
 import base64
 import csv
 import io
+import random
 import tracemalloc
 from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from sessions_app import audit
-from sessions_app.models import AuditEntry, LiveSession, Utterance
+from sessions_app import audit, usage_rollup
+from sessions_app.models import AuditEntry, LiveSession, UsageDay, Utterance
 
 from .helpers import started_session
 
@@ -230,6 +232,74 @@ def test_csv_export_memory_stays_flat_as_the_rows_grow_tenfold(sim, account, aud
     assert peak < small_peak * 1.5, f"peak {peak} bytes for 50 000 rows against {small_peak} for 5 000"
 
 
+def test_totals_add_the_daily_rollup_to_the_sessions_it_does_not_hold(sim, account, operator):
+    """Whole days come from UsageDay, the rest from the sessions: the same figures either way,
+    whatever the range's edges, including sessions whose close here is not their close in the
+    cloud (UsageDay holds billed seconds, the audit pages show lifetimes here)."""
+    for tz in ("UTC", "Asia/Shanghai"):
+        with override_settings(TIME_ZONE=tz):
+            LiveSession.objects.all().delete()
+            UsageDay.objects.all().delete()
+            now = timezone.now()
+            rows = make_rows(account, 40, prefix=f"roll-{tz}", created_by=operator)
+            for i, row in enumerate(rows):
+                created = now - timedelta(days=i % 9, hours=i * 5 % 24, minutes=i * 7)
+                closed = created + timedelta(minutes=5 + i)
+                cloud = closed + timedelta(minutes=i % 3)  # confirmed a little later, now and then
+                if i % 10 == 3:
+                    closed = None  # still open here, although the cloud confirmed it closed
+                LiveSession.objects.filter(pk=row.pk).update(
+                    created_at=created, closed_at=closed, cloud_closed_at=None if i % 7 == 0 else cloud,
+                    created_by=None if i % 4 == 0 else operator)
+            assert usage_rollup.usage_roll_up(now=now, max_batches=None) > 20
+            local = timezone.localtime(now)
+            ranges = [
+                {}, {"since": now - timedelta(days=4, hours=3)},
+                {"until": now - timedelta(days=2, minutes=17)},
+                {"since": now - timedelta(days=6, hours=1), "until": now - timedelta(days=1, hours=2)},
+                {"since": local.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=5)},
+                {"since": now - timedelta(hours=3), "until": now - timedelta(hours=1)},
+                {"creator": "olivia"}, {"creator": "olivia", "since": now - timedelta(days=3, hours=5)},
+            ]
+            for fields in ranges:
+                filters = audit.SessionFilters(**fields)
+                expected = [audit.session_duration(s, timezone.now()).total_seconds()
+                            for s in audit.sessions_filtered(scope="account", obj=account, filters=filters)]
+                totals = audit.sessions_totals(scope="account", obj=account, filters=filters)
+                assert totals.sessions == len(expected), (tz, fields)
+                assert totals.session_minutes == pytest.approx(sum(expected) / 60, abs=0.15), (tz, fields)
+                [(_, group)] = audit.group_totals(scope="account", filters=filters)
+                assert group == totals, (tz, fields)
+
+
+def test_filters_only_the_sessions_can_answer_read_the_last_week_unless_from_is_set(sim, account, auditor, client):
+    now = timezone.now()
+    recent, old = make_rows(account, 2, prefix="reason", close_reason="downstream exited")
+    set_times(recent, created=now - timedelta(days=3), closed=now - timedelta(days=3) + timedelta(minutes=4))
+    set_times(old, created=now - timedelta(days=10), closed=now - timedelta(days=10) + timedelta(minutes=6))
+    client.force_login(auditor)
+    url = reverse("audit_account_history", args=[account.pk])
+
+    response = client.get(url, {"close_reason": "downstream"})
+    page = response.content.decode()
+    assert "reason-0" in page and "reason-1" not in page and 'id="bounded-since"' in page
+    assert response.context["totals"] == audit.Totals(sessions=1, session_minutes=4.0)
+    export = b"".join(client.get(reverse("audit_account_export", args=[account.pk]),
+                                 {"close_reason": "downstream"}).streaming_content).decode()
+    assert "reason-0" in export and "reason-1" not in export
+
+    since = (now - timedelta(days=20)).strftime("%Y-%m-%dT%H:%M")
+    response = client.get(url, {"close_reason": "downstream", "since": since})
+    page = response.content.decode()
+    assert "reason-0" in page and "reason-1" in page and 'id="bounded-since"' not in page
+    assert response.context["totals"] == audit.Totals(sessions=2, session_minutes=10.0)
+
+    unfiltered = client.get(url).content.decode()
+    assert "reason-1" in unfiltered and 'id="bounded-since"' not in unfiltered
+    groups = client.get(reverse("audit_accounts"), {"close_reason": "downstream"})
+    assert groups.context["filters"].since == pytest.approx(now - audit.SCANNED_DEFAULT_RANGE, abs=timedelta(minutes=1))
+
+
 # -- concurrency chart --------------------------------------------------------------------------
 
 def test_concurrency_chart_counts_overlapping_sessions_against_the_limit(sim, account, auditor, client):
@@ -253,6 +323,51 @@ def test_concurrency_chart_counts_overlapping_sessions_against_the_limit(sim, ac
     assert 'id="concurrency-data"' in page and "concurrency-chart.js" in page
 
 
+def test_concurrency_chart_counts_sessions_open_across_the_window_edges(sim, account):
+    since = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+    times = {
+        "long, closed inside": (since - timedelta(days=3), since + timedelta(minutes=25)),
+        "recent, closed inside": (since - timedelta(hours=2), since + timedelta(minutes=15)),
+        "open for days": (since - timedelta(days=2), None),
+        "long, closed before": (since - timedelta(days=3), since - timedelta(hours=1)),
+        "recent, closed before": (since - timedelta(hours=10), since - timedelta(minutes=10)),
+        "closed at the start": (since - timedelta(hours=1), since),
+        "running past the end": (since + timedelta(minutes=90), since + timedelta(hours=3)),
+    }
+    for session, (created, closed) in zip(make_rows(account, len(times), prefix="edge"), times.values()):
+        set_times(session, created=created, closed=closed)
+    series = audit.account_concurrency(account=account, since=since, until=since + timedelta(hours=2), buckets=12)
+    assert series.values == [3, 3, 2, 1, 1, 1, 1, 1, 1, 2, 2, 2]
+
+
+def test_concurrency_chart_is_the_count_of_sessions_overlapping_each_slice(sim, account):
+    """Against counting every slice directly, for sessions of every length around the window."""
+    shuffle = random.Random(17)
+    now = timezone.now().replace(microsecond=0)
+    since, until, buckets = now - timedelta(days=2), now - timedelta(days=1, hours=18), 24
+    spans = []
+    for session in make_rows(account, 300, prefix="rand"):
+        created = since + timedelta(seconds=shuffle.randint(-4 * 86400, 8 * 3600))
+        lasted = timedelta(seconds=shuffle.choice([60, 900, 3600, 30000, 200000]) * shuffle.uniform(0.5, 1.5) // 1)
+        closed = None if shuffle.random() < 0.05 else created + lasted
+        set_times(session, created=created, closed=closed)
+        spans.append((created, closed or now))
+    series = audit.account_concurrency(account=account, since=since, until=until, buckets=buckets, now=now)
+    width = (until - since) / buckets
+    expected = [sum(1 for created, end in spans if created < since + (i + 1) * width and end > since + i * width)
+                for i in range(buckets)]
+    assert series.values == expected and max(expected) > 0
+
+
+def test_a_long_range_charts_its_last_week(sim, account, auditor, client):
+    client.force_login(auditor)
+    until = timezone.now().replace(second=0, microsecond=0)
+    response = client.get(reverse("audit_account_history", args=[account.pk]), {
+        "since": (until - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"), "until": until.strftime("%Y-%m-%dT%H:%M")})
+    chart = response.context["chart"]
+    assert chart.until == until and chart.since == until - timedelta(days=7)
+
+
 # -- audit log ----------------------------------------------------------------------------------
 
 def test_audit_log_filters_and_links_each_session_to_its_transcript(sim, account, operator, auditor, client):
@@ -263,6 +378,13 @@ def test_audit_log_filters_and_links_each_session_to_its_transcript(sim, account
     assert "<td>create_from_project</td>" not in page
     assert "create_from_project" in client.get(reverse("audit_log"), {"actor": "olivia"}).content.decode()
     assert session.cloud_session_id not in client.get(reverse("audit_log"), {"ok": "0"}).content.decode()
+
+
+def test_audit_log_names_every_action_an_entry_may_hold(sim, account, auditor, client):
+    client.force_login(auditor)
+    page = client.get(reverse("audit_log")).content.decode()
+    assert not AuditEntry.objects.filter(action="adopt").exists()
+    assert "<code>adopt</code>" in page and "<code>kiosk_open</code>" in page
 
 
 def test_audit_log_pages_by_cursor(sim, account, auditor, client):

@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 LEASE_SECONDS = 15.0
 ACK_SECONDS = 3.0
 KEY = "tcadh:relay-owner:{}"
+TAKEN_OVER = Words(gettext_noop("another console process took the command channel over"))
 # The inbox messages of this module (handlers registered in SessionsAppConfig.ready()).
 TAB_MESSAGE = "relay.tab"
 COMMAND_MESSAGE = "relay.command"
@@ -125,7 +126,7 @@ class Ownership:
                 if not until.done() and not await self.lease.renew(session_pk, me):
                     # Two channels for one session would keep knocking each other off.
                     logger.warning("session %s: another process took over the command channel", session_pk)
-                    relay.stop(Words(gettext_noop("another console process took the command channel over")))
+                    relay.stop(TAKEN_OVER)
                     return
         finally:
             await self.lease.release(session_pk, me)

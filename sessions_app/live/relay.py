@@ -38,7 +38,16 @@ logger = logging.getLogger(__name__)
 
 ENDED_STATUSES = frozenset({LiveSession.Status.CLOSING, LiveSession.Status.CLOSED, LiveSession.Status.FAILED})
 _SEEN_KEPT = 512
-_NO_LONGER_STARTED = Words(gettext_noop("the session is no longer started"))
+# Why a relay stopped or refused a drive (the cloud's own reasons: `channel_end_reason`).
+NO_LONGER_STARTED = Words(gettext_noop("the session is no longer started"))
+NO_PAGE_OPEN = Words(gettext_noop("no page has the session open"))
+SHUTTING_DOWN = Words(gettext_noop("the console is shutting down"))
+CHANNEL_CLOSED_WORDS = Words(gettext_noop("the command channel is closed"))
+BACKED_UP = Words(gettext_noop("the avatar's connection is backed up; wait a moment and try again"))
+
+
+def session_ended(status: str) -> Words:
+    return Words(gettext_noop("the session is %(status)s"), status=Words(status, context="session status"))
 
 
 class RelayFull(Refusal):
@@ -127,7 +136,7 @@ class Relay:
         if self.channel.queued and self._loop.time() < give_up_at:
             self._grace = self._loop.call_later(0.1, self._close_when_sent, give_up_at)
         else:
-            self.stop(Words(gettext_noop("no page has the session open")))
+            self.stop(NO_PAGE_OPEN)
 
     def cancel_close(self) -> None:
         if self._grace is not None:
@@ -139,11 +148,11 @@ class Relay:
     def send(self, frames: list[dict[str, Any]], *, urgent: bool = False) -> None:
         """Queue frames for the cloud; `urgent` ones (interrupts) go ahead of everything queued."""
         if self.stopped:
-            raise RelayClosed(self.stop_words or Words(gettext_noop("the command channel is closed")))
+            raise RelayClosed(self.stop_words or CHANNEL_CLOSED_WORDS)
         try:
             self.channel.send(frames, urgent=urgent)
         except OutboxFull:
-            raise RelayFull(gettext_noop("the avatar's connection is backed up; wait a moment and try again")) from None
+            raise RelayFull(BACKED_UP) from None
 
     def withdraw(self, req_ids: set[str]) -> int:
         """Drop frames of these drives that were not sent yet; how many were dropped."""
@@ -196,15 +205,15 @@ class Relay:
     async def _url(self) -> str:
         """A freshly signed URL, while the session is still started."""
         if not await LiveSession.objects.filter(pk=self.session_pk, status=LiveSession.Status.STARTED).aexists():
-            self.stop_words = self.stop_words or _NO_LONGER_STARTED
-            raise TcadhError(CHANNEL_CLOSED, _NO_LONGER_STARTED.english, retryable=False)
+            self.stop_words = self.stop_words or NO_LONGER_STARTED
+            raise TcadhError(CHANNEL_CLOSED, NO_LONGER_STARTED.english, retryable=False)
         return await database_sync_to_async(cloud.client_for(self.session.account).channel_url)(self.cloud_session_id)
 
     async def _run(self) -> None:
         try:
             await self.channel.run()
         finally:
-            self.stop_words = self.stop_words or _reason(self.channel.last_error)
+            self.stop_words = self.stop_words or channel_end_reason(self.channel.last_error)
             await self._on_stop(self, self.stop_reason)
 
     def _received(self, event: Event) -> None:
@@ -237,14 +246,13 @@ class Relay:
                 if message.get("type") == "session.update":
                     status = message["session"].get("status")
                     if status in ENDED_STATUSES:
-                        self.stop(Words(gettext_noop("the session is %(status)s"),
-                                        status=Words(status, context="session status")))
+                        self.stop(session_ended(status))
         finally:
             closed.cancel()
             await layer.group_discard(group, channel)
 
 
-def _reason(error: TcadhError | None) -> Words:
+def channel_end_reason(error: TcadhError | None) -> Words:
     """Why the channel ended, for the pages."""
     if isinstance(error, HandshakeRefused) and error.cloud_code in STOP_CODES:
         return Words(gettext_noop("the cloud refused the command channel: %(message)s (code %(code)s)"),
@@ -310,7 +318,7 @@ class RelayRegistry:
         tests, bench)."""
         relays = [relay for relay in list(self._relays.values()) if relay.loop is asyncio.get_running_loop()]
         for relay in relays:
-            relay.stop(Words(gettext_noop("the console is shutting down")))
+            relay.stop(SHUTTING_DOWN)
         await asyncio.gather(*(relay.wait_closed() for relay in relays), return_exceptions=True)
         self._relays.clear()
         await recorder().flush()

@@ -4,7 +4,10 @@ of the session is told and what is written stays in English for each page to tra
 tab's language reaches another tab or the tasks the process shares."""
 
 import asyncio
+import json
+import os
 import re
+import subprocess
 
 import pytest
 from channels.db import database_sync_to_async
@@ -15,8 +18,14 @@ from django.urls import reverse
 from django.utils import translation
 
 from sessions_app.languages import scope_language
-from sessions_app.live import database, inbox, ownership
+from sessions_app.live import database, inbox, ownership, relay
 from sessions_app.live.relay import relays
+from sessions_app.live.utterances import downstream_outcome
+from sessions_app.live.words import Words
+from tcadh.channel import HandshakeRefused
+from tcadh.errors import TcadhError
+from tcadh.frames import DriveFailed, MalformedFrame, SpeakStatus
+from tests.conftest import ROOT
 
 from .helpers import create_session, started_session
 from .test_chat import receive_until, utterance, utterance_state
@@ -24,6 +33,7 @@ from .test_consumers import connect_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
 CHINESE_BROWSER = "zh-CN,zh;q=0.9,en;q=0.5"
 ENGLISH_BROWSER = "en-US,en;q=0.9"
 STREAM_END = {"type": "stream", "action": "end"}
@@ -211,3 +221,41 @@ async def test_a_command_forwarded_to_the_owning_process_is_answered_in_the_tabs
     await ownership.remote_tabs.on_command(message)
     answer = await asyncio.wait_for(layer.receive(tab), 10)
     assert answer["reply"] == {"type": "error", "message": "此会话已不存在"}
+
+
+LABELS_IN_NODE = """
+import vm from "node:vm";
+import { readFileSync } from "node:fs";
+vm.runInThisContext(readFileSync(process.env.CATALOG, "utf8"));
+const { consoleWords } = await import("./static/js/labels.js");
+console.log(JSON.stringify(JSON.parse(readFileSync(0, "utf8")).map(consoleWords)));
+"""
+
+
+def shown_by_the_page(texts: list[str], accept_language: str, tmp_path) -> list[str]:
+    """The texts as a page in that language shows them (labels.js on Django's JavaScript catalog)."""
+    catalog = tmp_path / "jsi18n.js"
+    catalog.write_bytes(Client().get(reverse("javascript-catalog"), HTTP_ACCEPT_LANGUAGE=accept_language).content)
+    result = subprocess.run(["node", "--input-type=module", "-e", LABELS_IN_NODE], cwd=ROOT, input=json.dumps(texts),
+                            env={**os.environ, "CATALOG": str(catalog)}, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def test_what_the_chat_writes_for_every_viewer_each_page_shows_in_its_language(db, tmp_path):
+    """The utterance errors and transcript problems the chat stores in English, as the code words
+    them, against the page's tables: every fixed word in Chinese, the cloud's own words quoted."""
+    quoted = {"no such session": relay.channel_end_reason(HandshakeRefused(403, 110018, "no such session")),
+              "session over": relay.channel_end_reason(TcadhError(110013, "session over")),
+              "bad text": DriveFailed("r1", -111005, "bad text"), "{oops": MalformedFrame("r1", -1, "{oops")}
+    words = [relay.NO_LONGER_STARTED, relay.NO_PAGE_OPEN, relay.SHUTTING_DOWN, relay.CHANNEL_CLOSED_WORDS,
+             relay.BACKED_UP, ownership.TAKEN_OVER, relay.session_ended("closed"), relay.channel_end_reason(None)]
+    stored = {"": [w.english for w in words] + [downstream_outcome(SpeakStatus("r1", 0, "Error")).error,
+                                                 downstream_outcome(DriveFailed("r1", 100001, "")).error]}
+    for said, source in quoted.items():
+        stored[said] = [source.english if isinstance(source, Words) else downstream_outcome(source).error]
+    texts = [(said, text) for said, group in stored.items() for text in group]
+    chinese = shown_by_the_page([text for _, text in texts], CHINESE_BROWSER, tmp_path)
+    for (said, english), shown in zip(texts, chinese):
+        assert CJK.search(shown) and not re.search("[A-Za-z]", shown.replace(said, "") if said else shown), \
+            (english, shown)
+    assert shown_by_the_page([text for _, text in texts], ENGLISH_BROWSER, tmp_path) == [text for _, text in texts]

@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, pgettext
 
 from .models import Account, Asset, AuditEntry, LiveSession, OperatorBudget, Project, SessionEvent, Utterance
 
@@ -52,9 +52,9 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ["name", "uin", "appkey"]
     inlines = [ProjectInline, AssetInline]
 
-    @admin.display(description="Accesstoken")
+    @admin.display(description=_("Accesstoken"))
     def accesstoken_state(self, obj: Account) -> str:
-        return "set" if obj.accesstoken_encrypted else "missing"
+        return pgettext("accesstoken", "set") if obj.accesstoken_encrypted else pgettext("accesstoken", "missing")
 
 
 @admin.register(Project)

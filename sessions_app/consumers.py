@@ -1,13 +1,17 @@
 """WebSocket consumers: live updates of the dashboard and of one session's page."""
 
 import logging
+from functools import cached_property
 
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import translation
+from django.utils.translation import gettext
 
 from . import broadcast, roles, selectors
+from .languages import scope_language
 from .live import page_messages
 from .live.commands import ChatError, frame_read
 from .live.ownership import TabRouter
@@ -22,24 +26,35 @@ RECENT_EVENTS = 100
 
 
 class JsonConsumer(AsyncJsonWebsocketConsumer):
-    """Answers frames that are not JSON objects with an error instead of dropping the socket."""
+    """Answers frames that are not JSON objects with an error instead of dropping the socket, and
+    says whatever it says to its page in that page's language."""
 
     # Only these handlers use the async ORM, whose connections live on the one thread shared by
     # every thread-sensitive sync call of the process.
     ORM_MESSAGES = frozenset({"websocket.connect", "websocket.disconnect"})
 
+    @cached_property
+    def language(self) -> str:
+        return scope_language(self.scope)
+
     async def dispatch(self, message):
         """Channels closes stale database connections on that shared thread before every message:
         a thread hop queued behind all the process's sync work, on each chat message and each
         broadcast. The other handlers touch no database, or do it on threads that keep their own
-        connections fresh (`relay.read`, the recorder, `database_sync_to_async`)."""
-        if message["type"] in self.ORM_MESSAGES:
-            await super().dispatch(message)
-            return
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        connections fresh (`relay.read`, the recorder, `database_sync_to_async`).
+
+        Each message is handled with the viewer's language active. Django keeps the active
+        language in a context variable and each connection runs in an asyncio task of its own, so
+        another tab's handler never sees it; the relay's and the recorder's shared tasks start
+        from an empty context, and what they write or tell every page is in English (`live.words`)."""
+        with translation.override(self.language):
+            if message["type"] in self.ORM_MESSAGES:
+                await super().dispatch(message)
+                return
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is None:
+                raise ValueError(f"No handler for message type {message['type']}")
+            await handler(message)
 
     async def send_json(self, content, close=False):
         """A broadcast may reach a page that has just closed, before its disconnect is handled.
@@ -54,7 +69,7 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
         try:
             content = frame_read(text_data)
         except ChatError as exc:
-            logger.warning("%s: a frame was refused: %s", type(self).__name__, exc)
+            logger.warning("%s: a frame was refused: %s", type(self).__name__, exc.english)
             await self.send_json(page_messages.error(str(exc)))
             return
         try:
@@ -62,7 +77,7 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             # A fault of ours, not of the page: the traceback is logged and the socket lives on.
             logger.exception("%s: handling a message failed", type(self).__name__)
-            await self.send_json(page_messages.error("the console could not handle that message"))
+            await self.send_json(page_messages.error(gettext("the console could not handle that message")))
 
 
 class DashboardConsumer(JsonConsumer):

@@ -1,12 +1,12 @@
 from django.conf import settings
 from django.db import models
 from django.db.models.lookups import GreaterThan, IsNull
-from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy as _, ngettext
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_lazy as _, ngettext, pgettext_lazy
 
 from . import crypto
 from .db_time import SecondsBetween
-from .labels import status_label
+from .labels import STATUS_LABELS, UTTERANCE_STATE_LABELS, status_label
 
 GW_MAINLAND = "https://gw.tvs.qq.com"
 
@@ -14,27 +14,29 @@ GW_MAINLAND = "https://gw.tvs.qq.com"
 class Account(models.Model):
     """One set of cloud credentials. The accesstoken is stored encrypted and never shown back."""
 
-    name = models.CharField(max_length=100, unique=True)
-    uin = models.CharField("UIN", max_length=32, blank=True)
-    base_url = models.URLField("Base URL", default=GW_MAINLAND)
-    appkey = models.CharField(max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    uin = models.CharField(_("UIN"), max_length=32, blank=True)
+    base_url = models.URLField(_("Base URL"), default=GW_MAINLAND)
+    appkey = models.CharField(_("appkey"), max_length=64, unique=True)
     accesstoken_encrypted = models.TextField(editable=False)
     concurrency_limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("Purchased concurrent sessions, when known.")
+        _("concurrency limit"), null=True, blank=True, help_text=_("Purchased concurrent sessions, when known.")
     )
     orphan_autoclose_minutes = models.PositiveIntegerField(
-        null=True, blank=True, default=10,
+        _("close orphans after (minutes)"), null=True, blank=True, default=10,
         help_text=_("Close sessions unknown to the console after this long; empty = never."),
     )
     daily_minutes_cap = models.PositiveIntegerField(
-        "Daily cap (session-minutes)", null=True, blank=True,
-        help_text="Session-minutes the account may use per day; a create past it is refused and live "
-                  "sessions are closed at it. Empty = no cap.",
+        _("Daily cap (session-minutes)"), null=True, blank=True,
+        help_text=_("Session-minutes the account may use per day; a create past it is refused and live "
+                    "sessions are closed at it. Empty = no cap."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
 
     def __str__(self) -> str:
         return self.name
@@ -50,14 +52,16 @@ class Account(models.Model):
 class Project(models.Model):
     """A platform project (VirtualmanProjectId)."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="projects")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="projects", verbose_name=_("account"))
     project_id = models.CharField("VirtualmanProjectId", max_length=64)
-    name = models.CharField(max_length=100)
-    has_bot = models.BooleanField(default=False, help_text=_("Bound to a dialogue bot or LLM."))
-    idle_limit_seconds = models.PositiveIntegerField(default=300)
+    name = models.CharField(_("name"), max_length=100)
+    has_bot = models.BooleanField(_("has a bot"), default=False, help_text=_("Bound to a dialogue bot or LLM."))
+    idle_limit_seconds = models.PositiveIntegerField(_("idle limit (seconds)"), default=300)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("project")
+        verbose_name_plural = _("projects")
         constraints = [models.UniqueConstraint(fields=["account", "project_id"], name="unique_project_per_account")]
 
     def __str__(self) -> str:
@@ -67,16 +71,19 @@ class Project(models.Model):
 class Asset(models.Model):
     """An avatar asset (AssetVirtualmanKey)."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="assets")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="assets", verbose_name=_("account"))
     asset_key = models.CharField("AssetVirtualmanKey", max_length=64)
-    name = models.CharField(max_length=100)
-    idle_limit_seconds = models.PositiveIntegerField(default=300)
+    name = models.CharField(_("name"), max_length=100)
+    idle_limit_seconds = models.PositiveIntegerField(_("idle limit (seconds)"), default=300)
     action_codes = models.CharField(
-        max_length=500, blank=True, help_text=_("Gesture codes for <insert-action>, comma separated.")
+        _("action codes"), max_length=500, blank=True,
+        help_text=_("Gesture codes for <insert-action>, comma separated."),
     )
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("asset")
+        verbose_name_plural = _("assets")
         constraints = [models.UniqueConstraint(fields=["account", "asset_key"], name="unique_asset_per_account")]
 
     def __str__(self) -> str:
@@ -103,12 +110,12 @@ ROLLED_UP_CLOSE_GAP = models.Q(rolled_up=True) & (
 
 class LiveSession(models.Model):
     class Status(models.TextChoices):
-        PREPARING = "preparing"
-        READY = "ready"
-        STARTED = "started"
-        CLOSING = "closing"
-        CLOSED = "closed"
-        FAILED = "failed"
+        PREPARING = "preparing", STATUS_LABELS["preparing"]
+        READY = "ready", STATUS_LABELS["ready"]
+        STARTED = "started", STATUS_LABELS["started"]
+        CLOSING = "closing", STATUS_LABELS["closing"]
+        CLOSED = "closed", STATUS_LABELS["closed"]
+        FAILED = "failed", STATUS_LABELS["failed"]
 
     LIVE_STATUSES = (Status.PREPARING, Status.READY, Status.STARTED)
     # The console has decided these are over; the cloud may not have caught up yet.
@@ -133,59 +140,64 @@ class LiveSession(models.Model):
         TEXT = 1, _("Text")
         AUDIO = 3, _("Audio and text")
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="sessions")
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions")
-    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="sessions", verbose_name=_("account"))
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions",
+                                verbose_name=_("project"))
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions",
+                              verbose_name=_("asset"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("created by"),
     )
     cloud_session_id = models.CharField("SessionId", max_length=64, unique=True)
     user_id = models.CharField("UserId", max_length=64)
-    protocol = models.CharField(max_length=8, choices=Protocol.choices)
-    driver_type = models.PositiveSmallIntegerField(choices=DriverType.choices)
-    stream_max_interval = models.PositiveIntegerField(default=2000)
-    auto_start = models.BooleanField(default=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARING)
+    protocol = models.CharField(_("protocol"), max_length=8, choices=Protocol.choices)
+    driver_type = models.PositiveSmallIntegerField(_("driver type"), choices=DriverType.choices)
+    stream_max_interval = models.PositiveIntegerField(_("longest pause in a text stream (ms)"), default=2000)
+    auto_start = models.BooleanField(_("start when ready"), default=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PREPARING)
     # May carry TRTC signatures: only ever turned into a derived, signature-free URL for browsers.
     play_stream_addr = models.TextField(blank=True)
-    speak_status = models.CharField(max_length=32, blank=True)
-    is_orphan = models.BooleanField(default=False, help_text=_("Found in the cloud, not created here."))
-    close_reason = models.CharField(max_length=200, blank=True)
-    close_type = models.PositiveSmallIntegerField(null=True, blank=True)
-    error_code = models.IntegerField(null=True, blank=True)
-    error_message = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    ready_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    last_activity_at = models.DateTimeField(null=True, blank=True)
-    idle_warned_at = models.DateTimeField(null=True, blank=True)
+    speak_status = models.CharField(_("speak status"), max_length=32, blank=True)
+    is_orphan = models.BooleanField(_("orphan"), default=False, help_text=_("Found in the cloud, not created here."))
+    close_reason = models.CharField(_("close reason"), max_length=200, blank=True)
+    close_type = models.PositiveSmallIntegerField(_("close type"), null=True, blank=True)
+    error_code = models.IntegerField(_("error code"), null=True, blank=True)
+    error_message = models.CharField(_("error message"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    ready_at = models.DateTimeField(_("ready at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    idle_warned_at = models.DateTimeField(_("warned of idleness at"), null=True, blank=True)
     # Set once the session's viewers were told a daily cap closes it within a minute.
-    cap_warned_at = models.DateTimeField(null=True, blank=True)
+    cap_warned_at = models.DateTimeField(_("warned of the daily cap at"), null=True, blank=True)
     # Its minutes are in UsageDay (it was confirmed closed on an earlier day): see usage_rollup.
-    rolled_up = models.BooleanField(default=False)
+    rolled_up = models.BooleanField(_("rolled up into daily usage"), default=False)
     # Paid concurrency ends when the cloud says so, not when this row does: empty until the cloud
     # confirmed the session closed (status 2 or 4, "no such session", or absent from two list
     # calls in a row). Every row without it is converged with the cloud by the sweeps.
-    cloud_closed_at = models.DateTimeField("Confirmed closed in the cloud", null=True, blank=True)
+    cloud_closed_at = models.DateTimeField(_("Confirmed closed in the cloud"), null=True, blank=True)
     # closesession retries of an ended row: the next one is not due before next_close_at, which
     # also covers a close claimed by a process that died before finishing it.
-    close_attempts = models.PositiveIntegerField(default=0)
-    next_close_at = models.DateTimeField(null=True, blank=True)
+    close_attempts = models.PositiveIntegerField(_("close attempts"), default=0)
+    next_close_at = models.DateTimeField(_("next close attempt"), null=True, blank=True)
     # Consecutive reconciliations whose list left this session out.
-    unlisted_count = models.PositiveSmallIntegerField(default=0)
+    unlisted_count = models.PositiveSmallIntegerField(_("times left out of the cloud's list"), default=0)
     # What the viewers' players reported (player_metrics.py), summed over every viewer: the first
     # frame painted after the session became ready, the slowest first frame after a reconnect, and
     # the stalls (no new frame while live) with the time they lasted.
-    first_frame_ms = models.PositiveIntegerField("Time to first frame (ms)", null=True, blank=True)
-    player_reconnects = models.PositiveIntegerField(default=0)
-    reconnect_frame_ms_max = models.PositiveIntegerField("Slowest first frame after a reconnect (ms)",
+    first_frame_ms = models.PositiveIntegerField(_("Time to first frame (ms)"), null=True, blank=True)
+    player_reconnects = models.PositiveIntegerField(_("player reconnects"), default=0)
+    reconnect_frame_ms_max = models.PositiveIntegerField(_("Slowest first frame after a reconnect (ms)"),
                                                          null=True, blank=True)
-    player_stalls = models.PositiveIntegerField(default=0)
-    player_stalled_ms = models.PositiveBigIntegerField(default=0)
+    player_stalls = models.PositiveIntegerField(_("player stalls"), default=0)
+    player_stalled_ms = models.PositiveBigIntegerField(_("time without video (ms)"), default=0)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
         indexes = [
             # What the sweeps walk every cycle: the rows that may still hold cloud concurrency.
             models.Index(fields=["account", "status"], condition=models.Q(cloud_closed_at__isnull=True),
@@ -244,19 +256,29 @@ class LiveSession(models.Model):
             return gettext("asset %(name)s") % {"name": self.asset}
         return gettext("unknown source")
 
+    @property
+    def source_english(self) -> str:
+        """`source_label` as it is stored and told to every viewer, whatever their language: in
+        English, which each page puts in its own (static/js/labels.js)."""
+        with translation.override(None):
+            return self.source_label
+
 
 class OperatorBudget(models.Model):
     """An operator's daily cap of session-minutes, over every account they create sessions in."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget",
+                                verbose_name=_("user"))
     daily_minutes_cap = models.PositiveIntegerField(
-        "Daily cap (session-minutes)",
-        help_text="Session-minutes this person's sessions may use per day; a create past it is refused "
-                  "and their live sessions are closed at it.",
+        _("Daily cap (session-minutes)"),
+        help_text=_("Session-minutes this person's sessions may use per day; a create past it is refused "
+                    "and their live sessions are closed at it."),
     )
 
     class Meta:
         ordering = ["user__username"]
+        verbose_name = _("operator budget")
+        verbose_name_plural = _("operator budgets")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.daily_minutes_cap} min/day)"
@@ -324,37 +346,41 @@ class Utterance(models.Model):
         AUDIO = "audio", _("Audio")
 
     class State(models.TextChoices):
-        QUEUED = "queued"
-        SPEAKING = "speaking"
-        DONE = "done"
-        INTERRUPTED = "interrupted"
-        FAILED = "failed"
+        QUEUED = "queued", UTTERANCE_STATE_LABELS["queued"]
+        SPEAKING = "speaking", UTTERANCE_STATE_LABELS["speaking"]
+        DONE = "done", UTTERANCE_STATE_LABELS["done"]
+        INTERRUPTED = "interrupted", UTTERANCE_STATE_LABELS["interrupted"]
+        FAILED = "failed", UTTERANCE_STATE_LABELS["failed"]
 
-    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="utterances")
-    req_id = models.CharField(max_length=32, db_index=True)
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    text = models.TextField(blank=True)
-    audio_bytes = models.PositiveIntegerField(default=0)
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="utterances",
+                                verbose_name=_("session"))
+    req_id = models.CharField("ReqId", max_length=32, db_index=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    text = models.TextField(_("text"), blank=True)
+    audio_bytes = models.PositiveIntegerField(_("audio bytes"), default=0)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("created by"),
     )
-    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
-    error = models.CharField(max_length=500, blank=True)
+    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.QUEUED)
+    error = models.CharField(_("error"), max_length=500, blank=True)
     # When the console received it from the operator's page: what its latencies are measured from.
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
     # Milliseconds after created_at that its first frame went upstream, the cloud first answered
     # about it (a Waiting*, start or error status), the avatar started speaking it, and it ended.
     # Empty when it never got there, or when the console that sent it was not the one that heard.
-    upstream_ms = models.PositiveIntegerField(null=True, blank=True)
-    ack_ms = models.PositiveIntegerField(null=True, blank=True)
-    start_ms = models.PositiveIntegerField(null=True, blank=True)
-    end_ms = models.PositiveIntegerField(null=True, blank=True)
+    upstream_ms = models.PositiveIntegerField(_("went upstream after (ms)"), null=True, blank=True)
+    ack_ms = models.PositiveIntegerField(_("acknowledged after (ms)"), null=True, blank=True)
+    start_ms = models.PositiveIntegerField(_("started speaking after (ms)"), null=True, blank=True)
+    end_ms = models.PositiveIntegerField(_("ended after (ms)"), null=True, blank=True)
 
     TIMINGS = ("upstream_ms", "ack_ms", "start_ms", "end_ms")
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("utterance")
+        verbose_name_plural = _("utterances")
         # Every speak status moves one utterance of one session: found by both at once, that
         # costs the same in an all-day kiosk session as in a new one.
         indexes = [models.Index(fields=["session", "req_id"], name="utterance_session_req")]
@@ -364,20 +390,22 @@ class SessionEvent(models.Model):
     """A status change, downstream event or error of a session, in order."""
 
     class Kind(models.TextChoices):
-        STATUS = "status"
-        SPEAK = "speak"
-        LLM = "llm"
-        ERROR = "error"
-        NOTE = "note"
+        STATUS = "status", pgettext_lazy("event kind", "status change")
+        SPEAK = "speak", pgettext_lazy("event kind", "speak status")
+        LLM = "llm", pgettext_lazy("event kind", "bot answer")
+        ERROR = "error", pgettext_lazy("event kind", "error")
+        NOTE = "note", pgettext_lazy("event kind", "note")
 
-    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    message = models.CharField(max_length=1000)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="events", verbose_name=_("session"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    message = models.CharField(_("message"), max_length=1000)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        verbose_name = _("session event")
+        verbose_name_plural = _("session events")
 
 
 class AuditEntry(models.Model):
@@ -408,27 +436,42 @@ class AuditEntry(models.Model):
         KIOSK_UPDATE = "kiosk_update", _("Change a kiosk")
         KIOSK_OPEN = "kiosk_open", _("Open a kiosk session")
 
+    # Their detail is why the session closed, as the console wrote it: in English, which each page
+    # puts in its own language.
+    REASON_ACTIONS = frozenset({Action.CLOSE, Action.CLOSE_IDLE, Action.CLOSE_ORPHAN, Action.CLOSE_CAP,
+                                Action.RECONCILE_CLOSE})
+
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("actor"),
     )
-    action = models.CharField(max_length=40, choices=Action.choices)
-    ok = models.BooleanField(default=True)
-    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    session = models.ForeignKey(LiveSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit")
-    detail = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(_("action"), max_length=40, choices=Action.choices)
+    ok = models.BooleanField(_("succeeded"), default=True)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                verbose_name=_("account"))
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                verbose_name=_("project"))
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("asset"))
+    session = models.ForeignKey(LiveSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit",
+                                verbose_name=_("session"))
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "audit entries"
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
         # The audit log's filters, each newest first: a filter that matches nothing reads no more
         # than its own rows (failures are few, hence only they are indexed).
         indexes = [models.Index(fields=["account", "created_at"], name="audit_account_created"),
                    models.Index(fields=["action", "created_at"], name="audit_action_created"),
                    models.Index(fields=["actor", "created_at"], name="audit_actor_created"),
                    models.Index(fields=["created_at"], condition=models.Q(ok=False), name="audit_failed_created")]
+
+    @property
+    def detail_is_reason(self) -> bool:
+        return self.action in self.REASON_ACTIONS
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

@@ -124,7 +124,7 @@ def session_summary(session: LiveSession) -> dict:
         "session_id": session.cloud_session_id,
         "status": session.status,
         "speak_status": session.speak_status,
-        "source": session.source_label,
+        "source": session.source_english,
         "account": session.account.name,
         "creator": session.created_by.get_username() if session.created_by else "",
         "protocol": session.protocol,

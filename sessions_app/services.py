@@ -147,7 +147,7 @@ def session_create(*, user, spec: NewSession) -> LiveSession:
             ready_at=now if ready else None, last_activity_at=now,
         )
         event_record(session=session, kind=SessionEvent.Kind.STATUS,
-                     message=f"created from {session.source_label}, {session.status}",
+                     message=f"created from {session.source_english}, {session.status}",
                      data={"status": session.status})
         audit_record(actor=user, action=action, session=session, detail=created.session_id)
         session_publish(session)

@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, DateTimeField, DurationField, ExpressionWrapper, F, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from .csv_cells import Echo, csv_cell
 from .latency import Latency, bucket_of, spoken_by_session_day
@@ -197,7 +198,7 @@ def usage_report(*, since: datetime, until: datetime, now: datetime | None = Non
             line.label = names.of(group, pk)
     by_day = [lines["day"][day] for day in sorted(lines["day"])]
     for line in by_day:
-        line.label = line.key.isoformat()
+        line.label = date_format(line.key)  # the viewer's language; the CSV keeps ISO days
     total = UsageLine(key=None, label="Total", sessions=sum(line.sessions for line in by_day),
                       seconds=sum(line.seconds for line in by_day),
                       starts=sum((line.starts for line in by_day), Counter()))

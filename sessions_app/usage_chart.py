@@ -6,6 +6,9 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+
 from .usage import UsageLine
 
 WIDTH, HEIGHT = 720, 200
@@ -68,7 +71,9 @@ def daily_chart(*, first: date, days: int, lines: list[UsageLine]) -> DailyChart
         height = plot_height * value / top
         bar = Bar(x=_coordinate(LEFT + index * slot + slot * 0.15), y=_coordinate(baseline - height),
                   width=_coordinate(slot * 0.7), height=_coordinate(height),
-                  label=f"{day.isoformat()}: {value:.2f} session-minutes", day=day.day)
+                  label=gettext("%(day)s: %(minutes)s session-minutes") % {"day": date_format(day),
+                                                                            "minutes": f"{value:.2f}"},
+                  day=day.day)
         bars.append(bar)
         if day.day == 1 or day.day % 5 == 0:
             labels.append(bar)

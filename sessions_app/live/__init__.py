@@ -3,6 +3,7 @@ and web processes. Where a change goes (see docs/ARCHITECTURE.md for the flows):
 
     limits.py         sizes and states the server checks and the page is rendered with
     commands.py       a browser frame checked and parsed into a command (pure)
+    words.py          refusals in the tab's language, kept in English for rows and every page
     driving.py        a tab's commands turned into frames on the relay, and their rows queued
     drives.py         each relay's drives in flight and what pages last heard of them
     downstream.py     the cloud's events told to pages, their rows queued; a stopped channel's end
@@ -15,5 +16,6 @@ and web processes. Where a change goes (see docs/ARCHITECTURE.md for the flows):
     drive_rights.py   who may drive, remembered per process and forgotten on any change
 
 Imports run one way: consumers -> ownership -> driving -> downstream -> relay -> utterances,
-database, page_messages; commands and limits import nothing of the app; inbox nothing at all.
+database, page_messages; commands, limits and words import nothing of the app but each other;
+inbox nothing at all.
 """

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import connection, connections
 
@@ -65,7 +66,10 @@ async def read(fn: Callable[[], Any]) -> Any:
     every thread-sensitive `database_sync_to_async` call of the process shares."""
     if _one_thread_only():
         return await database_sync_to_async(fn)()
-    return await asyncio.get_running_loop().run_in_executor(_READER_THREADS, _with_connection, fn)
+    # With the caller's context carried over, as database_sync_to_async does (a plain executor call
+    # leaves asgiref's thread-tagged Local behind): a refusal worded there is in the language of
+    # the tab that asked.
+    return await sync_to_async(_with_connection, thread_sensitive=False, executor=_READER_THREADS)(fn)
 
 
 class _Batch:

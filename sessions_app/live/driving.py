@@ -3,6 +3,8 @@
 Nothing here waits for a write: frames go upstream as soon as the message is checked, and the
 rows are queued on the recorder first, so a drive's Utterance exists before anything the avatar
 sends back about it is recorded. Pages are told of each drive as it is sent (`page_messages`).
+A refusal is told to its tab in the language active while the tab's message is handled; what
+rows and every page get of it is in English (`words`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from functools import partial
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from tcadh.frames import (STREAM_PACKET_MAX_BYTES, AudioUtterance, StreamTextUtterance, last_clause_end, new_req_id,
                           text_frame)
@@ -56,10 +59,10 @@ def _session_for_drive(*, session_pk: int) -> LiveSession:
     # Project and asset come along for the drive's audit entry, which is written from this object.
     session = LiveSession.objects.select_related("account", "project", "asset").filter(pk=session_pk).first()
     if session is None:
-        raise ChatError("this session no longer exists")
+        raise ChatError(gettext_noop("this session no longer exists"))
     refusal = session.drive_refusal()
     if refusal:
-        raise ChatError(refusal)
+        raise ChatError(refusal)  # already in the active language
     return session
 
 
@@ -70,7 +73,7 @@ async def _drivable(*, user, session_pk: int) -> tuple[LiveSession, Relay]:
     stops the moment the session's status moves on), so only without one does the database say
     whether the session can be driven, on a reader thread that never queues behind any writes."""
     if not await drive_rights.may_drive(user):
-        raise ChatError("you may watch this session but not drive it (operators and admins drive)")
+        raise ChatError(gettext_noop("you may watch this session but not drive it (operators and admins drive)"))
     relay = relays.get(session_pk)
     if relay is not None:
         return relay.session, relay
@@ -96,10 +99,10 @@ async def chat_receive(*, user, session_pk: int, tab: TabState, content: dict[st
             command = command_parse(content)
         except ChatError as exc:
             # The page's own script never sends these: a warning, for whoever watches the logs.
-            logger.warning("session %s: a browser message was refused: %s", session_pk, exc)
+            logger.warning("session %s: a browser message was refused: %s", session_pk, exc.english)
             raise
         if isinstance(command, AudioChunk) and session.driver_type != LiveSession.DriverType.AUDIO:
-            raise ChatError("audio needs a session created with driver type 3 (audio and text)")
+            raise ChatError(gettext_noop("audio needs a session created with driver type 3 (audio and text)"))
         if isinstance(command, Say):
             _say(relay, session, user, command)
         elif isinstance(command, StreamPart):
@@ -128,7 +131,7 @@ def _start_drive(relay: Relay, session: LiveSession, user, kind: str, frames: li
         written = relay.send(frames)
     except (RelayFull, RelayClosed) as exc:
         drives_of(relay).pop(req_id, None)
-        summary.update(state=State.FAILED, error=str(exc)[:500])
+        summary.update(state=State.FAILED, error=exc.english[:500])
         raise
     finally:
         relay.publish(page_messages.utterance(summary))
@@ -152,8 +155,8 @@ def _send_or_fail(relay: Relay, session: LiveSession, drive: Drive, frames: list
         drives_of(relay).pop(drive.req_id, None)
         mark(drive, "end_ms")
         recorder().record(partial(utterance_advance, session_pk=session.pk, req_ids=[drive.req_id],
-                                  to=State.FAILED, error=str(exc), timings={drive.req_id: timings(drive)}))
-        show_state(relay, drive, State.FAILED, str(exc))
+                                  to=State.FAILED, error=exc.english, timings={drive.req_id: timings(drive)}))
+        show_state(relay, drive, State.FAILED, exc.english)
         raise
 
 
@@ -196,21 +199,21 @@ def _stream_frames(builder: StreamTextUtterance, ready: str, *, final: bool) -> 
 def _stream(relay: Relay, session: LiveSession, user, tab: TabState, command: StreamPart) -> None:
     if command.action == "start":
         if tab.stream is not None and not (tab.stream.drive and tab.stream.drive.ended):
-            raise ChatError("a stream is already open in this tab; end it first")
+            raise ChatError(gettext_noop("a stream is already open in this tab; end it first"))
         tab.stream = OpenStream()
     elif tab.stream is None:
-        raise ChatError(f"no stream is open; send action start before {command.action}")
+        raise ChatError(gettext_noop("no stream is open; send action start before %(action)s"), action=command.action)
     stream = tab.stream
     if stream.drive is not None and stream.drive.ended:
         tab.stream = None
-        raise ChatError("this stream was interrupted; start a new one")
+        raise ChatError(gettext_noop("this stream was interrupted; start a new one"))
     final = command.action == "end"
     stream.buffer += command.text
     ready = _stream_cut(stream, final=final)
     if final:
         tab.stream = None
         if stream.drive is None and not ready.strip():
-            raise ChatError("the stream is empty; nothing was sent")
+            raise ChatError(gettext_noop("the stream is empty; nothing was sent"))
     if not ready and not final:
         return
     drive = stream.drive
@@ -236,9 +239,9 @@ def _audio(relay: Relay, session: LiveSession, user, tab: TabState, command: Aud
         if command.final:
             # The microphone's last packet after an interrupt: the utterance is already over.
             return
-        raise ChatError("this audio was interrupted; release the microphone and start again")
+        raise ChatError(gettext_noop("this audio was interrupted; release the microphone and start again"))
     if drive is None and not command.pcm:
-        raise ChatError("no audio is being sent; there is nothing to finish")
+        raise ChatError(gettext_noop("no audio is being sent; there is nothing to finish"))
     builder = drive.builder if drive else AudioUtterance(session.cloud_session_id)
     frames = [builder.packet(command.pcm)] if command.pcm else []
     if command.final:

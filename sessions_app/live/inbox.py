@@ -7,6 +7,7 @@ imports nothing of the app.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -34,7 +35,10 @@ async def me() -> str:
         # process's "!" channels through one receiver, and a second long-lived receiver beside the
         # consumers' made it drop their messages.
         name = f"relay-owner.{uuid.uuid4().hex}"
-        entry = (name, loop.create_task(_receive(get_channel_layer(), name), name="relay-owner-inbox"))
+        # A fresh context: the inbox serves the whole process, not the tab whose message started it
+        # (whose language, for one, its handlers must not inherit).
+        entry = (name, loop.create_task(_receive(get_channel_layer(), name), name="relay-owner-inbox",
+                                        context=contextvars.Context()))
         _inboxes[loop] = entry
     return entry[0]
 

@@ -18,6 +18,7 @@ and run the command itself, so a dead owner costs a driver one short pause, not 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
 
@@ -25,15 +26,19 @@ import redis.asyncio
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 
 from . import driving, inbox, page_messages
 from .relay import relays
+from .words import Words
 
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 15.0
 ACK_SECONDS = 3.0
 KEY = "tcadh:relay-owner:{}"
+TAKEN_OVER = Words(gettext_noop("another console process took the command channel over"))
 # The inbox messages of this module (handlers registered in SessionsAppConfig.ready()).
 TAB_MESSAGE = "relay.tab"
 COMMAND_MESSAGE = "relay.command"
@@ -108,7 +113,9 @@ class Ownership:
         relay = relays.get(session_pk)
         if self.lease is None or relay is None or relay.stopped or self.holding(session_pk):
             return
-        self._holding[session_pk] = asyncio.get_running_loop().create_task(self._renew(session_pk, relay))
+        # A fresh context: the lease serves the session, not the tab whose message took it.
+        self._holding[session_pk] = asyncio.get_running_loop().create_task(self._renew(session_pk, relay),
+                                                                           context=contextvars.Context())
 
     async def _renew(self, session_pk: int, relay) -> None:
         me = await inbox.me()
@@ -119,7 +126,7 @@ class Ownership:
                 if not until.done() and not await self.lease.renew(session_pk, me):
                     # Two channels for one session would keep knocking each other off.
                     logger.warning("session %s: another process took over the command channel", session_pk)
-                    relay.stop("another console process took the command channel over")
+                    relay.stop(TAKEN_OVER)
                     return
         finally:
             await self.lease.release(session_pk, me)
@@ -166,8 +173,10 @@ class TabRouter:
             await self._run_here(content, reply)
             return
         message_id = uuid.uuid4().hex
+        # The owner answers in this tab's language, the one its consumer activated.
         await inbox.send(owner, {"type": COMMAND_MESSAGE, "id": message_id, "session_pk": self.session_pk,
-                                 "tab": self.tab, "user_pk": self.user.pk, "content": content})
+                                 "tab": self.tab, "user_pk": self.user.pk, "content": content,
+                                 "language": translation.get_language()})
         self._pending[message_id] = asyncio.get_running_loop().create_task(
             self._unless_acknowledged(message_id, owner, content, reply))
 
@@ -209,12 +218,13 @@ class RemoteTabs:
     async def on_command(self, message: dict) -> None:
         user = await get_user_model().objects.filter(pk=message["user_pk"]).afirst()
         state = self.states.setdefault(message["tab"], driving.TabState())
-        if user is None:
-            answer = page_messages.error("your account no longer exists")
-        else:
-            answer = await driving.chat_receive(user=user, session_pk=message["session_pk"], tab=state,
-                                                content=message["content"])
-            ownership.hold(message["session_pk"])
+        with translation.override(message["language"]):
+            if user is None:
+                answer = page_messages.error(gettext("your account no longer exists"))
+            else:
+                answer = await driving.chat_receive(user=user, session_pk=message["session_pk"], tab=state,
+                                                    content=message["content"])
+                ownership.hold(message["session_pk"])
         await get_channel_layer().send(message["tab"], {"type": REPLY_MESSAGE, "id": message["id"],
                                                         "reply": answer})
 

@@ -21,6 +21,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from tcadh.channel import STOP_CODES, CommandChannel, HandshakeRefused, OutboxFull
 from tcadh.errors import CHANNEL_CLOSED, TcadhError
@@ -31,19 +32,29 @@ from ..models import LiveSession
 from . import page_messages
 from .database import recorder
 from .utterances import event_replay_key
+from .words import Refusal, Words
 
 logger = logging.getLogger(__name__)
 
 ENDED_STATUSES = frozenset({LiveSession.Status.CLOSING, LiveSession.Status.CLOSED, LiveSession.Status.FAILED})
 _SEEN_KEPT = 512
-_NO_LONGER_STARTED = "the session is no longer started"
+# Why a relay stopped or refused a drive (the cloud's own reasons: `channel_end_reason`).
+NO_LONGER_STARTED = Words(gettext_noop("the session is no longer started"))
+NO_PAGE_OPEN = Words(gettext_noop("no page has the session open"))
+SHUTTING_DOWN = Words(gettext_noop("the console is shutting down"))
+CHANNEL_CLOSED_WORDS = Words(gettext_noop("the command channel is closed"))
+BACKED_UP = Words(gettext_noop("the avatar's connection is backed up; wait a moment and try again"))
 
 
-class RelayFull(Exception):
+def session_ended(status: str) -> Words:
+    return Words(gettext_noop("the session is %(status)s"), status=Words(status, context="session status"))
+
+
+class RelayFull(Refusal):
     """The outbox is full: the cloud is not taking frames as fast as they come."""
 
 
-class RelayClosed(Exception):
+class RelayClosed(Refusal):
     """The relay stopped for good (session over, or the cloud said it cannot be driven)."""
 
 
@@ -58,7 +69,9 @@ class Relay:
         self.session = session
         self.session_pk = session.pk
         self.cloud_session_id = session.cloud_session_id
-        self.stop_reason = ""
+        # Why it stopped: told to every page and written on utterances in English, and put in a
+        # tab's language when that tab's drive is refused for it.
+        self.stop_words: Words | None = None
         self._on_event = on_event
         self._on_stop = on_stop
         self._loop = asyncio.get_running_loop()
@@ -98,9 +111,14 @@ class Relay:
     def state(self) -> str:
         return self.channel.state
 
-    def stop(self, reason: str) -> None:
+    @property
+    def stop_reason(self) -> str:
+        """Why the relay stopped, in English ("" while it runs)."""
+        return self.stop_words.english if self.stop_words else ""
+
+    def stop(self, reason: Words) -> None:
         if not self.channel.closed:
-            self.stop_reason = reason
+            self.stop_words = reason
             self.channel.close()
 
     async def wait_closed(self) -> None:
@@ -118,7 +136,7 @@ class Relay:
         if self.channel.queued and self._loop.time() < give_up_at:
             self._grace = self._loop.call_later(0.1, self._close_when_sent, give_up_at)
         else:
-            self.stop("no page has the session open")
+            self.stop(NO_PAGE_OPEN)
 
     def cancel_close(self) -> None:
         if self._grace is not None:
@@ -131,11 +149,11 @@ class Relay:
         """Queue frames for the cloud; `urgent` ones (interrupts) go ahead of everything queued.
         Futures that settle once each frame is written."""
         if self.stopped:
-            raise RelayClosed(self.stop_reason or "the command channel is closed")
+            raise RelayClosed(self.stop_words or CHANNEL_CLOSED_WORDS)
         try:
             return self.channel.send(frames, urgent=urgent)
         except OutboxFull:
-            raise RelayFull("the avatar's connection is backed up; wait a moment and try again") from None
+            raise RelayFull(BACKED_UP) from None
 
     def withdraw(self, req_ids: set[str]) -> int:
         """Drop frames of these drives that were not sent yet; how many were dropped."""
@@ -188,15 +206,15 @@ class Relay:
     async def _url(self) -> str:
         """A freshly signed URL, while the session is still started."""
         if not await LiveSession.objects.filter(pk=self.session_pk, status=LiveSession.Status.STARTED).aexists():
-            self.stop_reason = self.stop_reason or _NO_LONGER_STARTED
-            raise TcadhError(CHANNEL_CLOSED, _NO_LONGER_STARTED, retryable=False)
+            self.stop_words = self.stop_words or NO_LONGER_STARTED
+            raise TcadhError(CHANNEL_CLOSED, NO_LONGER_STARTED.english, retryable=False)
         return await database_sync_to_async(cloud.client_for(self.session.account).channel_url)(self.cloud_session_id)
 
     async def _run(self) -> None:
         try:
             await self.channel.run()
         finally:
-            self.stop_reason = self.stop_reason or _reason(self.channel.last_error)
+            self.stop_words = self.stop_words or channel_end_reason(self.channel.last_error)
             await self._on_stop(self, self.stop_reason)
 
     def _received(self, event: Event) -> None:
@@ -229,19 +247,21 @@ class Relay:
                 if message.get("type") == "session.update":
                     status = message["session"].get("status")
                     if status in ENDED_STATUSES:
-                        self.stop(f"the session is {status}")
+                        self.stop(session_ended(status))
         finally:
             closed.cancel()
             await layer.group_discard(group, channel)
 
 
-def _reason(error: TcadhError | None) -> str:
+def channel_end_reason(error: TcadhError | None) -> Words:
     """Why the channel ended, for the pages."""
     if isinstance(error, HandshakeRefused) and error.cloud_code in STOP_CODES:
-        return f"the cloud refused the command channel: {error.cloud_message} (code {error.cloud_code})"
+        return Words(gettext_noop("the cloud refused the command channel: %(message)s (code %(code)s)"),
+                     message=error.cloud_message, code=error.cloud_code)
     if error is not None and error.code in STOP_CODES:
-        return f"the cloud ended the command channel: {error.message} (code {error.code})"
-    return "closed"
+        return Words(gettext_noop("the cloud ended the command channel: %(message)s (code %(code)s)"),
+                     message=error.message, code=error.code)
+    return Words(gettext_noop("the command channel ended"))
 
 
 class RelayRegistry:
@@ -299,7 +319,7 @@ class RelayRegistry:
         tests, bench)."""
         relays = [relay for relay in list(self._relays.values()) if relay.loop is asyncio.get_running_loop()]
         for relay in relays:
-            relay.stop("the console is shutting down")
+            relay.stop(SHUTTING_DOWN)
         await asyncio.gather(*(relay.wait_closed() for relay in relays), return_exceptions=True)
         self._relays.clear()
         await recorder().flush()

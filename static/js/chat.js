@@ -5,6 +5,7 @@ import { Microphone } from "./microphone.js";
 import { showProblem } from "./transcript.js";
 import { codePointChunks } from "./code-points.js";
 import { format, linkStateLabel } from "./labels.js";
+import { clockTime } from "./when.js";
 
 const box = document.getElementById("chat");
 
@@ -88,7 +89,7 @@ function setUp() {
     connectionEl.textContent = linkStateLabel(state);
     connectionEl.className = `conn conn-${state}`;
     heartbeatEl.textContent = relay.heartbeat_at
-      ? format(gettext("last heartbeat %(time)s"), { time: new Date(relay.heartbeat_at).toLocaleTimeString([], { hour12: false }) })
+      ? format(gettext("last heartbeat %(time)s"), { time: clockTime(relay.heartbeat_at) })
       : gettext("no heartbeat yet");
   }
 

@@ -1,5 +1,7 @@
 // Draws the account's concurrency (sessions open per time slice) as plain SVG bars, with the
 // purchased limit as a dashed line. Data comes from the page's json_script, no library involved.
+import { hourMinute, monthDay } from "./when.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 800;
 const HEIGHT = 220;
@@ -13,9 +15,7 @@ function el(name, attrs, text) {
 }
 
 function timeLabel(date, spanMs) {
-  return spanMs > 2 * 86400000
-    ? date.toLocaleDateString([], { month: "short", day: "numeric" })
-    : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return spanMs > 2 * 86400000 ? monthDay(date) : hourMinute(date);
 }
 
 function draw(container, data) {

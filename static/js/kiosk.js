@@ -2,6 +2,7 @@
 // when nobody has driven the avatar for a while, heartbeats so the console keeps the session only
 // while this page is open, and starts over by itself when the session ends underneath it.
 import { Captions, Stage, csrfTokenOf, staticRootOf } from "./audience.js";
+import { hourMinute } from "./when.js";
 
 const root = document.getElementById("kiosk");
 const config = JSON.parse(document.getElementById("kiosk-config").textContent);
@@ -67,11 +68,6 @@ async function heartbeat() {
   }
 }
 
-function opensText(iso) {
-  const at = new Date(iso);
-  return at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
-}
-
 function leave() {
   stopAttract();
   stage.stop();
@@ -98,7 +94,7 @@ function handle(reply) {
   leave();
   if (reply.state === "ended") showState(gettext("Getting the avatar back…"));
   else if (reply.state === "after_hours") showState(reply.opens_at
-    ? interpolate(gettext("Closed for now. Back at %(time)s."), { time: opensText(reply.opens_at) }, true)
+    ? interpolate(gettext("Closed for now. Back at %(time)s."), { time: hourMinute(reply.opens_at) }, true)
     : gettext("Closed for now."));
   else showState(reply.message);
   retry(RETRY_MS[reply.state] ?? RETRY_MS.error);

@@ -31,9 +31,12 @@ export const linkStateLabel = (state) => LINK_STATE[state] ?? state;
 // gettext with named %(name)s placeholders filled from `values`.
 export const format = (text, values) => interpolate(text, values, true);
 
-// The session history's events are stored as the console wrote them, in English; shown, their
-// fixed words are in the page's language and what they quote (reasons, names, text) stays as is.
-const EVENT_WORDS = {
+// What the console stores or tells every viewer of a session is in English, as it wrote it: the
+// session history's events, and the chat's errors in the transcript and on utterances (a drive
+// refused once the avatar link stopped says why it stopped: sessions_app/live/words.py). Shown,
+// their fixed words are in the page's language and what they quote (reasons, names, the cloud's
+// own message) stays as is.
+const CONSOLE_WORDS = {
   ready: pgettext("session status", "ready"),
   started: pgettext("session status", "started"),
   "started (seen in the cloud)": gettext("started (seen in the cloud)"),
@@ -44,27 +47,43 @@ const EVENT_WORDS = {
   idle: gettext("idle"),
   "it is started": gettext("it is started"),
   "someone drives the avatar": gettext("someone drives the avatar"),
+  "the avatar could not speak it": gettext("the avatar could not speak it"),
+  "the avatar's connection is backed up; wait a moment and try again": gettext("the avatar's connection is backed up; wait a moment and try again"),
+  "the command channel is closed": gettext("the command channel is closed"),
+  "the command channel ended": gettext("the command channel ended"),
+  "the session is no longer started": gettext("the session is no longer started"),
+  "no page has the session open": gettext("no page has the session open"),
+  "the console is shutting down": gettext("the console is shutting down"),
+  "another console process took the command channel over": gettext("another console process took the command channel over"),
 };
 
-const EVENT_PATTERNS = [
+// The cloud's own message, as the chat quotes it ("no message" when it sent none).
+const said = (text) => (text === "no message" ? gettext("no message") : text);
+
+const CONSOLE_PATTERNS = [
   [/^created from project (.*), (\w+)$/, (m) => format(gettext("created from project %(name)s, %(status)s"), { name: m[1], status: statusLabel(m[2]) })],
   [/^created from asset (.*), (\w+)$/, (m) => format(gettext("created from asset %(name)s, %(status)s"), { name: m[1], status: statusLabel(m[2]) })],
-  [/^closing: (.*)$/s, (m) => format(gettext("closing: %(reason)s"), { reason: eventText(m[1]) })],
-  [/^closed: (.*)$/s, (m) => format(gettext("closed: %(reason)s"), { reason: eventText(m[1]) })],
-  [/^failed: (.*)$/s, (m) => format(gettext("failed: %(reason)s"), { reason: eventText(m[1]) })],
-  [/^closed in the cloud: (.*)$/s, (m) => format(gettext("closed in the cloud: %(reason)s"), { reason: eventText(m[1]) })],
+  [/^closing: (.*)$/s, (m) => format(gettext("closing: %(reason)s"), { reason: consoleWords(m[1]) })],
+  [/^closed: (.*)$/s, (m) => format(gettext("closed: %(reason)s"), { reason: consoleWords(m[1]) })],
+  [/^failed: (.*)$/s, (m) => format(gettext("failed: %(reason)s"), { reason: consoleWords(m[1]) })],
+  [/^closed in the cloud: (.*)$/s, (m) => format(gettext("closed in the cloud: %(reason)s"), { reason: consoleWords(m[1]) })],
   [/^confirmed closed in the cloud: (.*)$/s, (m) => format(gettext("confirmed closed in the cloud: %(how)s"), { how: m[1] })],
   [/^automatic start failed: (.*)$/s, (m) => format(gettext("automatic start failed: %(error)s"), { error: m[1] })],
   [/^said over HTTP: (.*)$/s, (m) => format(gettext("said over HTTP: %(text)s"), { text: m[1] })],
   [/^layout changed: (.*)$/s, (m) => format(gettext("layout changed: %(detail)s"), { detail: m[1] })],
   [/^adopted by (.*)$/s, (m) => format(gettext("adopted by %(name)s"), { name: m[1] })],
-  [/^idle: closing in (\d+) s unless (.*)$/s, (m) => format(gettext("idle: closing in %(seconds)s s unless %(unless)s"), { seconds: m[1], unless: eventText(m[2]) })],
-  [/^kiosk ([^:]*): (.*)$/s, (m) => format(gettext("kiosk %(slug)s: %(reason)s"), { slug: m[1], reason: eventText(m[2]) })],
+  [/^idle: closing in (\d+) s unless (.*)$/s, (m) => format(gettext("idle: closing in %(seconds)s s unless %(unless)s"), { seconds: m[1], unless: consoleWords(m[2]) })],
+  [/^kiosk ([^:]*): (.*)$/s, (m) => format(gettext("kiosk %(slug)s: %(reason)s"), { slug: m[1], reason: consoleWords(m[2]) })],
+  [/^the session is (\w+)$/, (m) => format(gettext("the session is %(status)s"), { status: statusLabel(m[1]) })],
+  [/^the cloud refused the command channel: (.*) \(code (-?\d+)\)$/s, (m) => format(gettext("the cloud refused the command channel: %(message)s (code %(code)s)"), { message: m[1], code: m[2] })],
+  [/^the cloud ended the command channel: (.*) \(code (-?\d+)\)$/s, (m) => format(gettext("the cloud ended the command channel: %(message)s (code %(code)s)"), { message: m[1], code: m[2] })],
+  [/^the cloud refused: (.*) \(code (-?\d+)\)$/s, (m) => format(gettext("the cloud refused: %(said)s (code %(code)s)"), { said: said(m[1]), code: m[2] })],
+  [/^unreadable frame from the cloud: (.*) \(code (-?\d+)\)$/s, (m) => format(gettext("unreadable frame from the cloud: %(said)s (code %(code)s)"), { said: said(m[1]), code: m[2] })],
 ];
 
-export function eventText(message) {
-  if (Object.hasOwn(EVENT_WORDS, message)) return EVENT_WORDS[message];
-  for (const [pattern, words] of EVENT_PATTERNS) {
+export function consoleWords(message) {
+  if (Object.hasOwn(CONSOLE_WORDS, message)) return CONSOLE_WORDS[message];
+  for (const [pattern, words] of CONSOLE_PATTERNS) {
     const match = pattern.exec(message);
     if (match) return words(match);
   }

@@ -5,6 +5,7 @@ import { spokenText } from "./audience.js";
 import { Microphone } from "./microphone.js";
 import { format, statusLabel, utteranceStateLabel } from "./labels.js";
 import { CapNotice } from "./cap-notice.js";
+import { clockTime } from "./when.js";
 
 const stage = JSON.parse(document.getElementById("stage").textContent);
 const script = JSON.parse(document.getElementById("script-data").textContent);
@@ -193,8 +194,7 @@ async function toggleMic() {
 function pad(n) { return String(n).padStart(2, "0"); }
 
 function tick() {
-  const now = new Date();
-  clockEl.textContent = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
+  clockEl.textContent = clockTime(Date.now());
   if (status !== "started") { idleEl.textContent = "--:--"; idleEl.classList.remove("warn"); return; }
   const left = Math.max(0, stage.idle.limit_seconds - Math.floor((Date.now() - idleSince) / 1000));
   idleEl.textContent = `${pad(Math.floor(left / 60))}:${pad(left % 60)}`;

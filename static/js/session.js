@@ -1,8 +1,9 @@
 import { h } from "./dom.js";
 import { connectLive, sinceText } from "./live.js";
 import { SessionPlayer } from "./player.js";
-import { eventText, format, statusLabel } from "./labels.js";
+import { consoleWords, format, statusLabel } from "./labels.js";
 import { SoundControl } from "./sound.js";
+import { clockTime } from "./when.js";
 
 const root = document.getElementById("session");
 const statusEl = document.getElementById("session-status");
@@ -63,9 +64,8 @@ const TRANSCRIPT_KINDS = new Set(["speak", "llm"]);
 
 function addEvent(event) {
   if (TRANSCRIPT_KINDS.has(event.kind) || eventsEl.querySelector(`[data-event="${CSS.escape(String(event.id))}"]`)) return;
-  const time = new Date(event.at).toLocaleTimeString([], { hour12: false });
   eventsEl.append(h("li", { "data-event": event.id, class: `event kind-${event.kind}` },
-    h("time", { datetime: event.at }, time), " ", h("span", { class: "message" }, eventText(event.message))));
+    h("time", { datetime: event.at }, clockTime(event.at)), " ", h("span", { class: "message" }, consoleWords(event.message))));
   eventsEl.scrollTop = eventsEl.scrollHeight;
 }
 
@@ -101,6 +101,6 @@ export function send(message) {
   return live !== null && live.send(message);
 }
 
-eventsEl.querySelectorAll(".message").forEach((el) => { el.textContent = eventText(el.textContent); });
+eventsEl.querySelectorAll(".message").forEach((el) => { el.textContent = consoleWords(el.textContent); });
 render();
 setInterval(tickElapsed, 1000);

@@ -2,12 +2,11 @@
 // speak statuses per utterance, the bound bot's answers and errors. The page renders what was
 // saved (its download link serves all of it); this keeps it growing from the session socket.
 import { h } from "./dom.js";
-import { format, utteranceStateLabel } from "./labels.js";
+import { consoleWords, format, utteranceStateLabel } from "./labels.js";
+import { clockTime } from "./when.js";
 
 const transcript = document.getElementById("transcript");
 const SPEAK_TRAIL = new Set(["TextStart", "TextOver", "AudioStart", "AudioOver", "Error"]);
-
-const clock = (at) => new Date(at).toLocaleTimeString([], { hour12: false });
 
 function follow() {
   transcript.scrollTop = transcript.scrollHeight;
@@ -27,14 +26,14 @@ function entryFor(reqId) {
 function showUtterance(u) {
   const li = entryFor(u.req_id);
   li.querySelector(".who").textContent = u.by || pgettext("speaker", "console");
-  li.title = u.at ? clock(u.at) : "";
+  li.title = u.at ? clockTime(u.at) : "";
   // Audio is 16 kHz 16-bit mono: 32000 bytes a second.
   li.querySelector(".text").textContent = u.text || format(gettext("(audio, %(seconds)s s)"),
     { seconds: (u.audio_bytes / 32000).toLocaleString(document.documentElement.lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) });
   const badge = li.querySelector(".badge");
   badge.textContent = utteranceStateLabel(u.state);
   badge.className = `badge state-${u.state}`;
-  badge.title = u.state === "failed" ? u.error : "";
+  badge.title = u.state === "failed" ? consoleWords(u.error) : "";
   if (u.start_ms != null && !li.querySelector(".latency")) {
     li.append(" ", h("span", { class: "latency muted" },
       format(gettext("started speaking after %(ms)s ms"), { ms: u.start_ms })));
@@ -55,7 +54,7 @@ function showBot(event) {
   const req = event.data.req_id;
   let li = transcript.querySelector(`li.bot[data-bot="${CSS.escape(req)}"]`);
   if (!li) {
-    li = h("li", { class: "bot", "data-bot": req, title: clock(event.at) },
+    li = h("li", { class: "bot", "data-bot": req, title: clockTime(event.at) },
       h("span", { class: "who" }, gettext("avatar (bot)")), " ", h("span", { class: "text" }));
     transcript.append(li);
   }
@@ -65,17 +64,20 @@ function showBot(event) {
 
 export function showProblem(text) {
   if (!transcript) return;
-  transcript.append(h("li", { class: "problem", title: clock(Date.now()) },
+  transcript.append(h("li", { class: "problem", title: clockTime(Date.now()) },
     h("span", { class: "who" }, pgettext("speaker", "console")), " ", h("span", { class: "text" }, text)));
   follow();
 }
 
 if (transcript) {
+  // What the page was rendered with is as the console stored it, in English.
+  transcript.querySelectorAll("li.problem .text").forEach((el) => { el.textContent = consoleWords(el.textContent); });
+  transcript.querySelectorAll(".badge[title]").forEach((el) => { el.title = consoleWords(el.title); });
   document.addEventListener("session-message", (event) => {
     const msg = event.detail;
     if (msg.type === "utterance") showUtterance(msg);
     else if (msg.type === "event" && msg.event.kind === "speak") showSpeak(msg.event.data);
     else if (msg.type === "event" && msg.event.kind === "llm") showBot(msg.event);
-    else if (msg.type === "event" && msg.event.kind === "error") showProblem(msg.event.message);
+    else if (msg.type === "event" && msg.event.kind === "error") showProblem(consoleWords(msg.event.message));
   });
 }

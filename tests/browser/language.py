@@ -68,6 +68,8 @@ def untranslated(page) -> list[str]:
 
 def assert_chinese_page(page) -> None:
     """The page speaks Chinese (its text and its lang) and shows nothing from the English catalogue."""
+    # Once its scripts ran: they put what the console stored in English in the page's language.
+    page.wait_for_load_state("domcontentloaded")
     assert page.locator("html").get_attribute("lang") == "zh-hans", page.url
     assert CJK.search(page.locator("body").inner_text()), f"no Chinese text on {page.url}"
     left = untranslated(page)

@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from django.utils import translation
 
 from sessions_app.accounts import account_register
 from sessions_app.roles import AUDITOR, OPERATOR
@@ -25,6 +26,14 @@ CONSUMER_MODULES = {"test_chat", "test_consumers"}
 def pytest_generate_tests(metafunc):
     if metafunc.module.__name__.rsplit(".", 1)[-1] in CONSUMER_MODULES:
         metafunc.parametrize("channel_layer", list(LAYERS), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def no_language_left_active():
+    """A test client's request leaves its language active on the test's thread (LocaleMiddleware
+    activates it, nothing deactivates it): the next test starts from the default again."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

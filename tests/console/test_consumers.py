@@ -15,21 +15,28 @@ from .helpers import create_session, wait_ready
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _cookie_for(user) -> bytes:
+def _cookie_for(user) -> str:
     client = Client()
     client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
+    return f"sessionid={client.cookies['sessionid'].value}"
 
 
-def communicator(path: str, user=None, origin: bytes = b"http://127.0.0.1:8000"):
+def communicator(path: str, user=None, origin: bytes = b"http://127.0.0.1:8000", *, accept_language: str = "",
+                 cookies: dict[str, str] | None = None):
+    """A page's socket: logged in as `user`, with the browser's Accept-Language and other cookies."""
     headers = [(b"origin", origin), (b"host", b"127.0.0.1:8000")]
+    cookie = [f"{name}={value}" for name, value in (cookies or {}).items()]
     if user is not None:
-        headers.append((b"cookie", _cookie_for(user)))
+        cookie.append(_cookie_for(user))
+    if cookie:
+        headers.append((b"cookie", "; ".join(cookie).encode()))
+    if accept_language:
+        headers.append((b"accept-language", accept_language.encode()))
     return WebsocketCommunicator(application, path, headers=headers)
 
 
-async def connect_as(user, path: str, origin: bytes = b"http://127.0.0.1:8000"):
-    return await database_sync_to_async(communicator)(path, user, origin)
+async def connect_as(user, path: str, origin: bytes = b"http://127.0.0.1:8000", **browser):
+    return await database_sync_to_async(communicator)(path, user, origin, **browser)
 
 
 @pytest.mark.parametrize("path", ["/ws/dashboard/", "/ws/sessions/1/chat/"])

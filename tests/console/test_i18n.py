@@ -1,15 +1,18 @@
 """The console in the viewer's language: Accept-Language, the header's switcher, the admin, the
-JavaScript catalog under the CSP, and the console's own words for the cloud's error codes."""
+JavaScript catalog under the CSP, the console's own words for the cloud's error codes, and dates."""
 
 import json
 import re
+from datetime import datetime
 
 import pytest
+from django.contrib import admin
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
+from sessions_app import selectors
 from sessions_app.cloud_errors import CLOUD_ERROR_WORDS, cloud_error_words
-from sessions_app.models import LiveSession
+from sessions_app.models import AuditEntry, LiveSession, UsageDay
 
 from .helpers import create_session, wait_ready
 
@@ -103,3 +106,69 @@ def test_a_session_status_is_shown_in_the_viewers_language(client, sim, account,
     assert f'id="session-status">{word}</span>' in page
     english = client.get(reverse("session_detail", args=[session.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f'id="session-status">{status}</span>' in english
+
+
+# Cloud and wire names, written the same in every language.
+UNTRANSLATED_NAMES = {"ID", "UIN", "appkey", "Accesstoken", "SessionId", "UserId", "ReqId", "VirtualmanProjectId",
+                      "AssetVirtualmanKey"}
+
+
+def test_every_model_the_admin_shows_is_named_in_chinese(admin_user):
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label != "sessions_app":
+            continue
+        excluded = set(model_admin.exclude or ())
+        with translation.override("zh-hans"):
+            names = [str(model._meta.verbose_name), str(model._meta.verbose_name_plural)] + [
+                str(field.verbose_name) for field in model._meta.get_fields()
+                if field.concrete and field.editable and field.name not in excluded]
+        assert [name for name in names if not CJK.search(name) and name not in UNTRANSLATED_NAMES] == [], model
+
+
+def test_the_admin_lists_in_chinese(client, sim, account, operator, admin_user):
+    session = create_session(operator, account)
+    session.utterances.create(req_id="r1", kind="text", text="你好", created_by=operator, state="interrupted")
+    client.force_login(admin_user)
+    utterances = client.get(reverse("admin:sessions_app_utterance_changelist"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+    page = utterances.content.decode()
+    # The column headings, the filter's states and the model's own name.
+    assert "创建者" in page and "排队中" in page and "已打断" in page and "发言" in page
+    accounts = client.get(reverse("admin:sessions_app_account_changelist"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "Accesstoken" in accounts.content.decode() and "并发上限" in accounts.content.decode()
+    added = client.get(reverse("admin:sessions_app_account_add"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "该账号每天可用的会话分钟数" in added and "孤立会话自动关闭时间（分钟）" in added
+
+
+def test_dates_are_written_as_the_viewers_language_writes_them(client, admin_user):
+    entry = AuditEntry.objects.create(action=AuditEntry.Action.CLOSE, detail="closed by operator")
+    AuditEntry.objects.filter(pk=entry.pk).update(created_at=timezone.make_aware(datetime(2026, 1, 31, 9, 30, 15)))
+    client.force_login(admin_user)
+    chinese = client.get(reverse("audit_log"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    english = client.get(reverse("audit_log"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert ">2026年1月31日 09:30:15</time>" in chinese and ">Jan. 31, 2026, 09:30:15</time>" in english
+    # The close's reason is the console's English, marked for the page to put in its language.
+    assert "<td data-console-words>closed by operator</td>" in chinese
+
+
+def test_the_usage_days_are_written_in_the_viewers_language(client, sim, account, admin_user):
+    today = timezone.localdate()
+    UsageDay.objects.create(day=today, account=account, sessions=1, seconds=150)
+    client.force_login(admin_user)
+    page = client.get(reverse("usage"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    day = f"{today.year}年{today.month}月{today.day}日"
+    assert f'<th scope="row">{day}</th>' in page and f"<title>{day}：2.50 会话分钟</title>" in page
+    # The export stays machine-readable.
+    body = b"".join(client.get(reverse("usage_export"), {"month": f"{today:%Y-%m}"},
+                               HTTP_ACCEPT_LANGUAGE="zh-CN").streaming_content).decode()
+    assert f"\r\n{today.isoformat()}," in body
+
+
+def test_what_every_viewer_is_told_of_a_session_is_in_english(sim, account, operator):
+    with translation.override("zh-hans"):
+        session = create_session(operator, account)
+        summary = selectors.session_summary(session)
+        assert session.source_label.startswith("项目 ")
+    project = account.projects.first()
+    assert summary["source"] == f"project {project}"
+    created = session.events.get()
+    assert created.message == f"created from project {project}, preparing"

@@ -1,0 +1,2 @@
+DATETIME_FORMAT = "N j, Y, H:i:s"  # Jan. 31, 2026, 09:30:15
+SHORT_DATETIME_FORMAT = "m/d/Y H:i"  # 01/31/2026 09:30

@@ -1,0 +1,1 @@
+DATETIME_FORMAT = "Y年n月j日 H:i:s"  # 2026年1月31日 09:30:15

@@ -185,6 +185,10 @@ def fill(sessions: int) -> dict:
         "text": "'A sentence the avatar speaks, number ' || k", "created_by_id": "s.created_by_id",
         "state": "'done'", "created_at": "s.created_at + interval '5 seconds' * k",
         "updated_at": "s.created_at + interval '5 seconds' * k + interval '2 seconds'",
+        # Spread like a real avatar's: mostly a few hundred ms to start, a long tail past a second.
+        "upstream_ms": "(s.id + k) % 20", "ack_ms": "20 + (s.id * 7 + k) % 80",
+        "start_ms": "150 + ((s.id * 31 + k * 17) % 600) + CASE WHEN (s.id + k) % 20 = 0 THEN 1500 ELSE 0 END",
+        "end_ms": "2000 + (s.id * 13 + k * 7) % 3000",
     }, f"FROM {LiveSession._meta.db_table} s CROSS JOIN generate_series(1, {UTTERANCES_PER_SESSION}) AS k")
     timings["utterances"] = time.monotonic() - started
 

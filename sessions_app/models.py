@@ -400,7 +400,9 @@ class SessionEvent(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     message = models.CharField(_("message"), max_length=1000)
     data = models.JSONField(_("data"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # When it happened: an avatar's event is written a moment after it arrived, with its arrival
+    # time, so a reloaded transcript keeps the order the pages were shown.
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -7,6 +7,7 @@ so nothing here publishes. What only the database knows comes back as summaries 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -128,10 +129,12 @@ class Outcome:
     data: dict[str, Any]
     to: str | None = None
     error: str = ""
+    # When it arrived, which its row keeps (it is written a moment later).
+    at: datetime = field(default_factory=timezone.now)
 
     def unsaved_event(self) -> SessionEvent:
         """The SessionEvent as pages are told of it before it is written (no id yet)."""
-        return SessionEvent(kind=self.kind, message=self.message[:1000], data=self.data, created_at=timezone.now())
+        return SessionEvent(kind=self.kind, message=self.message[:1000], data=self.data, created_at=self.at)
 
 
 def downstream_outcome(event: Event) -> Outcome | None:
@@ -183,7 +186,7 @@ def downstream_record(*, session_pk: int, req_id: str, outcome: Outcome, speak_s
     recorded = Recorded()
     with transaction.atomic():
         event = SessionEvent.objects.create(session_id=session_pk, kind=outcome.kind,
-                                            message=outcome.message[:1000], data=outcome.data)
+                                            message=outcome.message[:1000], data=outcome.data, created_at=outcome.at)
         if outcome.kind == SessionEvent.Kind.ERROR:
             recorded.event = event_summary(event)
         if speak_status:

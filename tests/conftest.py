@@ -75,6 +75,16 @@ def private_cache(tmp_path_factory):
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashing():
+    """Users are made and logged in by hundreds of tests; the production hasher spends half a CPU
+    second on each password by design, which no test here is about."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(scope="session")
 def simulator(tmp_path_factory):
     sim = Simulator(tmp_path_factory.mktemp("sim"))

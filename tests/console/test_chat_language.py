@@ -15,8 +15,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
+from sessions_app.budgets import Budget
 from sessions_app.languages import scope_language
 from sessions_app.live import database, inbox, ownership, relay
 from sessions_app.live.relay import relays
@@ -259,3 +260,18 @@ def test_what_the_chat_writes_for_every_viewer_each_page_shows_in_its_language(d
         assert CJK.search(shown) and not re.search("[A-Za-z]", shown.replace(said, "") if said else shown), \
             (english, shown)
     assert shown_by_the_page([text for _, text in texts], ENGLISH_BROWSER, tmp_path) == [text for _, text in texts]
+
+
+def test_the_sweeps_close_reasons_each_page_shows_in_its_language(db, tmp_path):
+    """Close reasons and cap warnings the sweeps store in English, as history lines and audit
+    cells show them: fixed words in Chinese, names quoted as they are."""
+    day = timezone.now()
+    with translation.override("en"):
+        caps = [Budget(kind="operator", name="olivia", cap_minutes=30, day=day, used_seconds=1812, draining=1).words(),
+                Budget(kind="account", name="olivia", cap_minutes=90, day=day, used_seconds=600, draining=0).words()]
+    texts = ["not started within 120 s", "closing: not started within 120 s", "orphan not adopted within 10 minutes",
+             "closing: orphan not adopted within 10 minutes", *(f"daily cap reached: {cap}" for cap in caps),
+             *(f"closing: daily cap reached: {cap}" for cap in caps), f"daily cap: closing in 45 s, {caps[0]}"]
+    for english, shown in zip(texts, shown_by_the_page(texts, CHINESE_BROWSER, tmp_path)):
+        assert CJK.search(shown) and not re.search("[A-Za-z]", shown.replace("olivia", "")), (english, shown)
+    assert shown_by_the_page(texts, ENGLISH_BROWSER, tmp_path) == texts

@@ -201,7 +201,8 @@ async def test_reconnects_with_a_freshly_signed_url(gateway, session_id):
     await channel.connect()
     try:
         assert await wait_for(gateway, lambda: gateway.connection_count() == 1)
-        gateway.drop_connections()
+        # Off the loop: the gateway's close waits for the channel's answer, which needs the loop.
+        await asyncio.to_thread(gateway.drop_connections)
         assert await wait_for(gateway, lambda: channel.connections == 2 and gateway.connection_count() == 1)
         req_id = await channel.send_text("after reconnect")
         await _events_until(channel, "TextOver", req_id)

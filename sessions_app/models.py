@@ -284,7 +284,22 @@ class OperatorBudget(models.Model):
         return f"{self.user} ({self.daily_minutes_cap} min/day)"
 
 
-class UsageDay(models.Model):
+class DayOfUse(models.Model):
+    """What a rollup row is counted by: the day its sessions were created, and their account,
+    project, asset and operator (the Usage page's groups)."""
+
+    day = models.DateField()
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class UsageDay(DayOfUse):
     """Sessions and session-minutes of confirmed-closed sessions created on one day, per account,
     project, asset and operator: what the Usage page sums instead of a month of sessions.
 
@@ -292,12 +307,6 @@ class UsageDay(models.Model):
     row taking them back out (see usage_rollup), so sums stay exact.
     """
 
-    day = models.DateField()
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
     sessions = models.IntegerField()
     seconds = models.FloatField()
 
@@ -305,17 +314,11 @@ class UsageDay(models.Model):
         indexes = [models.Index(fields=["day"], name="usageday_day")]
 
 
-class LatencyDay(models.Model):
+class LatencyDay(DayOfUse):
     """How many utterances of rolled-up sessions created on one day started speaking within each
     start-latency bucket (`latency.bucket_of`), per account, project, asset and operator: what the
     Usage page's percentiles sum instead of every utterance. Added to only, like UsageDay."""
 
-    day = models.DateField()
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
     bucket_ms = models.PositiveIntegerField()
     utterances = models.IntegerField()
 

@@ -12,6 +12,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import Case, Count, F, FloatField, IntegerField, When
+from django.db.models.functions import Cast, Ceil, TruncDate
+
 from .models import LiveSession, Utterance
 
 # How many of a session's latest start latencies its page is given to go on from: an all-day
@@ -26,14 +29,40 @@ def percentile(ordered: list[int], p: float) -> int | None:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
+# Bucket widths of the start-latency histogram: (below this many ms, this wide), then the last.
+BUCKET_WIDTHS = ((1000, 10), (5000, 50), (60000, 500))
+LAST_BUCKET_WIDTH = 5000
+
+
 def bucket_of(ms: int) -> int:
     """The histogram bucket of a start latency, named by its upper bound: 10 ms wide below 1 s,
     50 ms below 5 s, 500 ms below a minute, 5 s beyond. A percentile read off the buckets is at
     most one bucket's width above the exact one."""
-    for below, width in ((1000, 10), (5000, 50), (60000, 500)):
+    for below, width in BUCKET_WIDTHS:
         if ms < below:
             return math.ceil(ms / width) * width
-    return math.ceil(ms / 5000) * 5000
+    return math.ceil(ms / LAST_BUCKET_WIDTH) * LAST_BUCKET_WIDTH
+
+
+def _rounded_up(field: str, width: int):
+    return Cast(Ceil(Cast(F(field), FloatField()) / width), IntegerField()) * width
+
+
+def bucket_expression(field: str = "start_ms"):
+    """`bucket_of` computed by the database, for grouping a day's utterances where they lie."""
+    return Case(*(When(**{f"{field}__lt": below}, then=_rounded_up(field, width)) for below, width in BUCKET_WIDTHS),
+                default=_rounded_up(field, LAST_BUCKET_WIDTH), output_field=IntegerField())
+
+
+def spoken_by_day(sessions):
+    """The spoken utterances of `sessions` counted by their session's day (TIME_ZONE), account,
+    project, asset and creator, and latency bucket: rows of "day", "account", "project", "asset",
+    "operator", "bucket" and "n"."""
+    return (Utterance.objects.filter(session__in=sessions, start_ms__isnull=False)
+            .annotate(day=TruncDate("session__created_at"), account=F("session__account_id"),
+                      project=F("session__project_id"), asset=F("session__asset_id"),
+                      operator=F("session__created_by_id"), bucket=bucket_expression())
+            .values("day", "account", "project", "asset", "operator", "bucket").annotate(n=Count("pk")).order_by())
 
 
 @dataclass(frozen=True)
@@ -64,14 +93,6 @@ class Latency:
             return ordered[-1][0]
 
         return cls(total, at(50), at(95))
-
-
-def spoken_by_session_day(sessions) -> Iterable[tuple]:
-    """(session created_at, account, project, asset, creator pks, start_ms) of every spoken
-    utterance of `sessions`: what the Usage figures group by the session's day and dimensions."""
-    return (Utterance.objects.filter(session__in=sessions, start_ms__isnull=False)
-            .values_list("session__created_at", "session__account_id", "session__project_id", "session__asset_id",
-                         "session__created_by_id", "start_ms").order_by().iterator(chunk_size=2000))
 
 
 def _spoken(sessions) -> Iterable[tuple[int, int]]:

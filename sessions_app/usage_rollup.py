@@ -11,14 +11,12 @@ twice; the idle sweep runs it (`sessions_idle_sweep`).
 
 from __future__ import annotations
 
-from collections import Counter
-
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .latency import bucket_of, spoken_by_session_day
+from .latency import spoken_by_day
 from .models import LatencyDay, LiveSession, SavedDay, UsageDay
 from .usage import day_start, saved_grouped, seconds_of, session_duration
 
@@ -53,14 +51,11 @@ def _roll_up_batch(pks: list[int]) -> None:
 
 
 def _latency_days(pks: list[int], *, sign: int) -> list[LatencyDay]:
-    """The spoken utterances of these sessions counted by day, dimensions and latency bucket;
-    `sign` -1 takes them back out."""
-    counts: Counter[tuple] = Counter()
-    for created_at, *dimensions, start_ms in spoken_by_session_day(pks):
-        counts[(timezone.localdate(created_at), *dimensions, bucket_of(start_ms))] += 1
-    return [LatencyDay(day=day, account_id=account, project_id=project, asset_id=asset, operator_id=operator,
-                       bucket_ms=bucket, utterances=sign * n)
-            for (day, account, project, asset, operator, bucket), n in counts.items()]
+    """The spoken utterances of these sessions counted by day, groups and latency bucket (in the
+    database); `sign` -1 takes them back out."""
+    return [LatencyDay(day=row["day"], account_id=row["account"], project_id=row["project"], asset_id=row["asset"],
+                       operator_id=row["operator"], bucket_ms=row["bucket"], utterances=sign * row["n"])
+            for row in spoken_by_day(pks)]
 
 
 def usage_roll_up(*, now=None, batch_rows: int = ROLLUP_BATCH_ROWS, max_batches: int | None = ROLLUP_MAX_BATCHES) -> int:

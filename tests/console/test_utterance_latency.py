@@ -5,7 +5,8 @@ keeps them; and the percentiles the session page and the audit make of them."""
 import pytest
 from channels.db import database_sync_to_async
 
-from sessions_app.latency import Latency, percentile, session_latency, session_recent_starts
+from sessions_app.latency import (Latency, bucket_expression, bucket_of, percentile, session_latency,
+                                  session_recent_starts)
 from sessions_app.models import Utterance
 from sessions_app.accounts import account_register
 
@@ -97,3 +98,14 @@ def test_a_sessions_latency_counts_only_what_was_spoken(account, operator):
                                  start_ms=start_ms)
     assert session_latency(session=session) == Latency(count=3, p50=250, p95=320)
     assert session_recent_starts(session=session, last=2) == {"d": 250, "c": 180}
+
+
+def test_the_database_buckets_latencies_as_the_code_does(account, operator):
+    session = started_session(operator, account)
+    edges = [0, 1, 9, 10, 11, 995, 999, 1000, 1001, 1049, 1050, 4999, 5000, 5001, 5499, 59999, 60000, 60001, 123456]
+    for number, start_ms in enumerate(edges):
+        Utterance.objects.create(session=session, req_id=f"e{number}", kind=Utterance.Kind.TEXT, text="", start_ms=start_ms)
+    in_the_database = dict(Utterance.objects.filter(session=session).annotate(bucket=bucket_expression())
+                           .values_list("start_ms", "bucket"))
+    assert in_the_database == {ms: bucket_of(ms) for ms in edges}
+    assert [bucket_of(ms) for ms in (0, 9, 10, 11, 1001, 5001, 60001)] == [0, 10, 10, 20, 1050, 5500, 65000]

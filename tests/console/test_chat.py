@@ -42,7 +42,7 @@ async def relays_closed():
 
 async def open_tab(user, session):
     tab = await connect_as(user, f"/ws/sessions/{session.pk}/chat/")
-    connected, _ = await tab.connect()
+    connected, _ = await tab.connect(timeout=TIMEOUT)
     assert connected
     return tab
 
@@ -556,9 +556,9 @@ async def test_auditor_watches_but_may_not_drive(sim, account, operator, auditor
 async def test_anonymous_and_cross_origin_are_refused(sim, account, operator):
     session = await database_sync_to_async(started_session)(operator, account)
     anonymous = await connect_as(None, f"/ws/sessions/{session.pk}/chat/")
-    assert not (await anonymous.connect())[0]
+    assert not (await anonymous.connect(timeout=TIMEOUT))[0]
     foreign = await connect_as(operator, f"/ws/sessions/{session.pk}/chat/", origin=b"http://evil.example")
-    assert not (await foreign.connect())[0]
+    assert not (await foreign.connect(timeout=TIMEOUT))[0]
     assert relays.get(session.pk) is None
 
 

@@ -29,7 +29,7 @@ from tcadh.frames import DriveFailed, MalformedFrame, SpeakStatus
 from tests.conftest import ROOT
 
 from .helpers import create_session, started_session
-from .test_chat import receive_until, utterance, utterance_state
+from .test_chat import TIMEOUT, receive_until, utterance, utterance_state
 from .test_consumers import connect_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,7 +59,7 @@ async def relays_closed():
 
 async def open_tab(user, session, **browser):
     tab = await connect_as(user, f"/ws/sessions/{session.pk}/chat/", **browser)
-    connected, _ = await tab.connect()
+    connected, _ = await tab.connect(timeout=TIMEOUT)
     assert connected
     return tab
 

@@ -12,6 +12,9 @@ from tcadh_console.asgi import application
 
 from .helpers import create_session, wait_ready
 
+# A handshake on a loaded machine can take longer than the communicator's default second.
+CONNECT_TIMEOUT = 10
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -42,14 +45,14 @@ async def connect_as(user, path: str, origin: bytes = b"http://127.0.0.1:8000", 
 @pytest.mark.parametrize("path", ["/ws/dashboard/", "/ws/sessions/1/chat/"])
 async def test_anonymous_is_refused(path):
     comm = communicator(path)
-    connected, code = await comm.connect()
+    connected, code = await comm.connect(timeout=CONNECT_TIMEOUT)
     assert not connected and code == 4403
 
 
 async def test_cross_origin_is_refused(operator):
     comm = await connect_as(operator, "/ws/dashboard/",
                         origin=b"http://evil.example")
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=CONNECT_TIMEOUT)
     assert not connected
 
 
@@ -57,7 +60,7 @@ async def test_status_changes_reach_the_session_page_and_the_dashboard(sim, acco
     session = await database_sync_to_async(create_session)(operator, account)
     page = await connect_as(operator, f"/ws/sessions/{session.pk}/chat/")
     dashboard = await connect_as(operator, "/ws/dashboard/")
-    assert (await page.connect())[0] and (await dashboard.connect())[0]
+    assert (await page.connect(timeout=CONNECT_TIMEOUT))[0] and (await dashboard.connect(timeout=CONNECT_TIMEOUT))[0]
     snapshot = await page.receive_json_from(timeout=5)
     assert snapshot["type"] == "session" and snapshot["session"]["status"] == "preparing"
     history = await page.receive_json_from(timeout=5)
@@ -80,7 +83,7 @@ async def test_status_changes_reach_the_session_page_and_the_dashboard(sim, acco
 async def test_junk_frames_get_an_error_and_the_socket_stays_open(sim, account, operator):
     session = await database_sync_to_async(create_session)(operator, account)
     page = await connect_as(operator, f"/ws/sessions/{session.pk}/chat/")
-    assert (await page.connect())[0]
+    assert (await page.connect(timeout=CONNECT_TIMEOUT))[0]
     assert (await page.receive_json_from(timeout=5))["type"] == "session"
     assert (await page.receive_json_from(timeout=5))["type"] == "events"
     await page.send_to(bytes_data=b"\x00\xff\x10")

@@ -55,14 +55,11 @@ def bucket_expression(field: str = "start_ms"):
 
 
 def spoken_by_day(sessions):
-    """The spoken utterances of `sessions` counted by their session's day (TIME_ZONE), account,
-    project, asset and creator, and latency bucket: rows of "day", "account", "project", "asset",
-    "operator", "bucket" and "n"."""
+    """The spoken utterances of `sessions` counted by their session's day (TIME_ZONE), account and
+    latency bucket: rows of "day", "account", "bucket" and "n"."""
     return (Utterance.objects.filter(session__in=sessions, start_ms__isnull=False)
-            .annotate(day=TruncDate("session__created_at"), account=F("session__account_id"),
-                      project=F("session__project_id"), asset=F("session__asset_id"),
-                      operator=F("session__created_by_id"), bucket=bucket_expression())
-            .values("day", "account", "project", "asset", "operator", "bucket").annotate(n=Count("pk")).order_by())
+            .annotate(day=TruncDate("session__created_at"), account=F("session__account_id"), bucket=bucket_expression())
+            .values("day", "account", "bucket").annotate(n=Count("pk")).order_by())
 
 
 @dataclass(frozen=True)

@@ -314,11 +314,14 @@ class UsageDay(DayOfUse):
         indexes = [models.Index(fields=["day"], name="usageday_day")]
 
 
-class LatencyDay(DayOfUse):
-    """How many utterances of rolled-up sessions created on one day started speaking within each
-    start-latency bucket (`latency.bucket_of`), per account, project, asset and operator: what the
-    Usage page's percentiles sum instead of every utterance. Added to only, like UsageDay."""
+class LatencyDay(models.Model):
+    """How many utterances of an account's rolled-up sessions created on one day started speaking
+    within each start-latency bucket (`latency.bucket_of`): what the Usage page's percentiles by
+    day and account sum instead of every utterance. Added to only, like UsageDay; by account only,
+    as finer groups would multiply its rows by every bucket."""
 
+    day = models.DateField()
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     bucket_ms = models.PositiveIntegerField()
     utterances = models.IntegerField()
 

@@ -62,7 +62,7 @@ class UsageLine:
     label: str
     sessions: int = 0
     seconds: float = 0.0
-    # Spoken utterances by start-latency bucket (`latency.bucket_of`).
+    # Spoken utterances by start-latency bucket (`latency.bucket_of`): kept by day and account.
     starts: Counter = field(default_factory=Counter)
 
     @property
@@ -123,22 +123,17 @@ def usage_rows(*, since: datetime, until: datetime, now: datetime,
         yield (row["day"], *(row[group] for group in groups)), row["sessions"], seconds_of(row["duration"])
 
 
-def latency_rows(*, since: datetime, until: datetime, groups: tuple[str, ...] = GROUPS
-                 ) -> Iterator[tuple[tuple, int, int]]:
-    """((day, *group pks), latency bucket, spoken utterances) for the range, from LatencyDay for
-    the rolled-up sessions and from the utterances of the rest. A key may come more than once."""
+def latency_rows(*, since: datetime, until: datetime) -> Iterator[tuple[date, int, int, int]]:
+    """(day, account pk, latency bucket, spoken utterances) for the range, from LatencyDay for the
+    rolled-up sessions and from the utterances of the rest. A key may come more than once."""
     rolled = (LatencyDay.objects.filter(day__gte=timezone.localdate(since), day__lt=timezone.localdate(until))
-              .values("day", *(ROLLED_UP[group] for group in groups), "bucket_ms")
-              .annotate(n=Sum("utterances")).order_by())
+              .values("day", "account_id", "bucket_ms").annotate(n=Sum("utterances")).order_by())
     for row in rolled:
-        yield (row["day"], *(row[ROLLED_UP[group]] for group in groups)), row["bucket_ms"], row["n"]
+        yield row["day"], row["account_id"], row["bucket_ms"], row["n"]
     fresh = LiveSession.objects.filter(rolled_up=False, created_at__gte=since, created_at__lt=until)
     for row in spoken_by_day(fresh):
-        yield (row["day"], *(row[SPOKEN[group]] for group in groups)), row["bucket"], row["n"]
+        yield row["day"], row["account"], row["bucket"], row["n"]
 
-
-# The same groups in `latency.spoken_by_day`'s rows.
-SPOKEN = {"account_id": "account", "project_id": "project", "asset_id": "asset", "created_by_id": "operator"}
 
 NOBODY = {"account_id": "(none)", "project_id": "(no project)", "asset_id": "(no asset)",
           "created_by_id": "(found in the cloud)"}
@@ -189,8 +184,8 @@ def usage_report(*, since: datetime, until: datetime, now: datetime | None = Non
         seconds = seconds_of(row["duration"])
         for view in columns:
             add(view, row[view], row["sessions"], seconds)
-    for (day, *dimensions), bucket, n in latency_rows(since=since, until=until):
-        for view, key in zip(columns, (day, *dimensions)):
+    for day, account, bucket, n in latency_rows(since=since, until=until):
+        for view, key in (("day", day), ("account_id", account)):
             lines[view].setdefault(key, UsageLine(key=key, label="")).starts[bucket] += n
 
     names = Names()
@@ -318,8 +313,7 @@ def concurrency_now() -> list[AccountConcurrency]:
 
 # -- CSV ----------------------------------------------------------------------------------------
 
-CSV_HEADER = ["Day", "Account", "Project", "Asset", "Operator", "Sessions", "Session-minutes", "Spoken utterances",
-              "Start latency p50 (ms)", "Start latency p95 (ms)"]
+CSV_HEADER = ["Day", "Account", "Project", "Asset", "Operator", "Sessions", "Session-minutes"]
 
 
 def usage_csv(*, since: datetime, until: datetime, now: datetime | None = None,
@@ -331,11 +325,9 @@ def usage_csv(*, since: datetime, until: datetime, now: datetime | None = None,
     yield writer.writerow(CSV_HEADER)
     merged: dict[tuple, list] = {}
     for key, sessions, seconds in usage_rows(since=since, until=until, now=now):
-        line = merged.setdefault(key, [0, 0.0, Counter()])
+        line = merged.setdefault(key, [0, 0.0])
         line[0] += sessions
         line[1] += seconds
-    for key, bucket, n in latency_rows(since=since, until=until):
-        merged.setdefault(key, [0, 0.0, Counter()])[2][bucket] += n
     names = Names()
     for index, group in enumerate(GROUPS, start=1):
         names.fetch(group, {key[index] for key in merged})
@@ -345,11 +337,9 @@ def usage_csv(*, since: datetime, until: datetime, now: datetime | None = None,
 
     batch: list[str] = []
     for key in sorted(merged, key=cells_of):
-        sessions, seconds, starts = merged[key]
+        sessions, seconds = merged[key]
         cells = cells_of(key)
-        latency = Latency.of_buckets(starts)
-        batch.append(writer.writerow([csv_cell(cell) for cell in cells] + [
-            sessions, round(seconds / 60, 2), latency.count, csv_cell(latency.p50), csv_cell(latency.p95)]))
+        batch.append(writer.writerow([csv_cell(cell) for cell in cells] + [sessions, round(seconds / 60, 2)]))
         if len(batch) >= chunk_rows:
             yield "".join(batch)
             batch.clear()

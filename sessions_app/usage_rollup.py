@@ -51,10 +51,9 @@ def _roll_up_batch(pks: list[int]) -> None:
 
 
 def _latency_days(pks: list[int], *, sign: int) -> list[LatencyDay]:
-    """The spoken utterances of these sessions counted by day, groups and latency bucket (in the
+    """The spoken utterances of these sessions counted by day, account and latency bucket (in the
     database); `sign` -1 takes them back out."""
-    return [LatencyDay(day=row["day"], account_id=row["account"], project_id=row["project"], asset_id=row["asset"],
-                       operator_id=row["operator"], bucket_ms=row["bucket"], utterances=sign * row["n"])
+    return [LatencyDay(day=row["day"], account_id=row["account"], bucket_ms=row["bucket"], utterances=sign * row["n"])
             for row in spoken_by_day(pks)]
 
 

@@ -331,10 +331,10 @@ def spoken(session: LiveSession, *starts: int | None) -> None:
 
 
 def latencies(report: usage.UsageReport) -> list:
-    return [(line.label, line.latency) for line in [report.total, *report.by_account, *report.by_operator]]
+    return [(line.key, line.latency) for line in [report.total, *report.by_account, *report.by_day]]
 
 
-def test_start_latency_percentiles_per_line_stay_the_same_once_rolled_up(sim, account, operator):
+def test_start_latency_percentiles_by_day_and_account_stay_the_same_once_rolled_up(sim, account, operator):
     old = started_session(operator, account)
     spoken(old, 180, 240, None, 1234)
     services.session_close(user=operator, session=old)
@@ -344,7 +344,7 @@ def test_start_latency_percentiles_per_line_stay_the_same_once_rolled_up(sim, ac
     now = timezone.now()
     before = two_days(old, now)
     # Buckets are 10 ms wide below a second and 50 ms to five: 1234 ms counts as 1250.
-    assert operator_line(before, "olivia").latency == Latency(count=4, p50=180, p95=1250)
+    assert before.by_account[0].latency == before.total.latency == Latency(count=4, p50=180, p95=1250)
     day_lines = {line.key: line.latency for line in before.by_day}
     assert day_lines[timezone.localdate(old.created_at)] == Latency(count=3, p50=240, p95=1250)
 
@@ -356,11 +356,13 @@ def test_start_latency_percentiles_per_line_stay_the_same_once_rolled_up(sim, ac
     assert latencies(two_days(old, now)) == latencies(before), "taken back out of the rollup, counted once"
 
 
-def test_the_usage_csv_carries_each_lines_start_latency(sim, account, operator, auditor, client):
+def test_the_usage_page_shows_start_latency_by_day_and_account(sim, account, operator, auditor, client):
     session = started_session(operator, account)
     spoken(session, 300, 420)
     client.force_login(auditor)
-    body = b"".join(client.get(reverse("usage_export")).streaming_content).decode()
-    header, row = list(csv.reader(io.StringIO(body)))[:2]
-    assert header[-3:] == ["Spoken utterances", "Start latency p50 (ms)", "Start latency p95 (ms)"]
-    assert row[-3:] == ["2", "300", "420"]
+    html = client.get(reverse("usage")).content.decode()
+    by_account = html.split('aria-label="Session-minutes by account"', 1)[1].split("</table>", 1)[0]
+    assert "300 / 420 ms" in by_account
+    by_operator = html.split('aria-label="Session-minutes by operator"', 1)[1].split("</table>", 1)[0]
+    assert "Started speaking after" not in by_operator
+    assert "Started speaking after 300 ms (median), 420 ms (p95), of 2 utterances." in " ".join(html.split())

@@ -52,7 +52,7 @@ class Cluster:
     """Every process of a production install, on loopback.
 
     `env` adds to (or overrides) the environment of every process; `setup` is a list of
-    `manage.py shell -c` snippets run after the migrations, before any process starts.
+    statements run by `manage.py shell` after the migrations, before any process starts.
     """
 
     def __init__(self, tmp: Path, *, daphnes: int = 2, sim_toml: str = "", env: dict[str, str] | None = None,
@@ -87,12 +87,23 @@ class Cluster:
         self.logs.mkdir()
         self.procs: dict[str, subprocess.Popen] = {}
         self._argv: dict[str, tuple[str, ...]] = {}
-        self.manage("collectstatic", "--noinput")
-        self.manage("migrate", "--noinput")
-        self.manage("createsuperuser", "--noinput")
-        self.manage("register_simulator", "--url", self.sim_url, "--config", str(self.sim_config))
-        for snippet in setup:
-            self.manage("shell", "-c", snippet)
+        # collectstatic writes only STATIC_ROOT, the rest only the database: side by side.
+        collecting = subprocess.Popen([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=ROOT,
+                                      env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # One process for the database's steps: each manage.py of its own would start Django again.
+        prepare = "\n".join([
+            "from django.core.management import call_command",
+            "call_command('migrate', interactive=False)",
+            "call_command('createsuperuser', interactive=False)",
+            f"call_command('register_simulator', url={self.sim_url!r}, config={str(self.sim_config)!r})",
+            *setup,
+        ])
+        try:
+            self.manage("shell", "-c", prepare)
+        finally:
+            _, errors = collecting.communicate()
+        if collecting.returncode:
+            raise subprocess.CalledProcessError(collecting.returncode, collecting.args, stderr=errors)
         self.spawn("simulator", "-m", "tcadh_sim", "--host", "127.0.0.1", "--port", str(self.sim_port),
                    "--config", str(self.sim_config))
         for index, port in enumerate(self.ports):

@@ -13,6 +13,30 @@ from playwright.sync_api import expect
 from .conftest import Console, log_in, screenshot
 
 SWEEP_SECONDS = "2"
+# What the capped operator's earlier sessions of the day used before the live one starts: the live
+# session then reaches a one-minute cap in half a minute, time enough to open and reload the
+# presenter view on its warning.
+SPENT_SECONDS = 30
+SPEND = """
+from datetime import timedelta
+from django.contrib.auth.models import User
+from django.utils import timezone
+from sessions_app.budgets import operator_budget
+from sessions_app.models import Account, LiveSession
+from sessions_app.usage import day_start
+
+now = timezone.now()
+user = User.objects.get(username={username!r})
+short = {seconds!r} - operator_budget(user=user, day=day_start(now), now=now).used_seconds
+if short > 0:
+    # Not before midnight: what is left then is spent by the live session itself.
+    created = max(now - timedelta(seconds=short), day_start(now))
+    account = Account.objects.get()
+    earlier = LiveSession.objects.create(
+        account=account, project=account.projects.first(), created_by=user, user_id="earlier-today",
+        cloud_session_id="earlier-today", protocol="rtmp", driver_type=1, status="closed", close_reason="operator")
+    LiveSession.objects.filter(pk=earlier.pk).update(created_at=created, closed_at=now, cloud_closed_at=now)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +70,11 @@ def demo_script(console) -> int:
     code = ("from presentations.models import Cue, DemoScript as D; d = D.objects.create(name='Cap demo'); "
             "Cue.objects.create(script=d, position=0, text='Hello.'); print(d.pk)")
     return int(console.manage("shell", "-c", code).strip().splitlines()[-1])
+
+
+def spend_today(console, username: str, seconds: float) -> None:
+    """Bring what `username`'s sessions used today up to `seconds`, with one closed session."""
+    console.manage("shell", "-c", SPEND.format(username=username, seconds=seconds))
 
 
 def create_session(page, console) -> None:
@@ -85,6 +114,7 @@ def test_a_daily_cap_warns_then_closes_a_live_session_and_refuses_the_next(usage
     page.get_by_label("Daily cap (session-minutes)").fill("1")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("was added successfully")).to_be_visible()
+    spend_today(usage_console, "admin", SPENT_SECONDS)
 
     create_session(page, usage_console)
     status = page.get_by_role("status")

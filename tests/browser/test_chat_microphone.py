@@ -94,7 +94,7 @@ def test_hold_the_microphone_then_type_a_sentence(console, page):
     with page.expect_download() as download:
         page.get_by_role("link", name="Download transcript").click()
     text = download.value.path().read_text()
-    assert "Hello from the chat box. (done)" in text
+    assert re.search(r"Hello from the chat box\. \(done, started speaking after \d+ ms\)", text), text
 
     close_session(page)
     expect(page.locator("#chat-connection")).to_have_text("closed", timeout=15_000)

@@ -123,16 +123,23 @@ def usage_rows(*, since: datetime, until: datetime, now: datetime,
         yield (row["day"], *(row[group] for group in groups)), row["sessions"], seconds_of(row["duration"])
 
 
-def latency_rows(*, since: datetime, until: datetime) -> Iterator[tuple[date, int, int, int]]:
-    """(day, account pk, latency bucket, spoken utterances) for the range, from LatencyDay for the
-    rolled-up sessions and from the utterances of the rest. A key may come more than once."""
+# The Usage page's views that show start latency, and the LatencyDay column each is grouped by.
+LATENCY_VIEWS = {"day": "day", "account_id": "account_id"}
+
+
+def latency_counts(*, view: str, since: datetime, until: datetime) -> Iterator[tuple[object, int, int]]:
+    """(day or account pk, latency bucket, spoken utterances) for the range, grouped by the
+    database per `view` (LATENCY_VIEWS) for the rolled-up sessions, and from the utterances of the
+    rest. A key may come more than once. Grouping by one view at a time returns the days' rows
+    and the accounts' rows, not every day times every account."""
+    column = LATENCY_VIEWS[view]
     rolled = (LatencyDay.objects.filter(day__gte=timezone.localdate(since), day__lt=timezone.localdate(until))
-              .values("day", "account_id", "bucket_ms").annotate(n=Sum("utterances")).order_by())
-    for row in rolled:
-        yield row["day"], row["account_id"], row["bucket_ms"], row["n"]
+              .values_list(column, "bucket_ms").annotate(n=Sum("utterances")).order_by())
+    yield from rolled
     fresh = LiveSession.objects.filter(rolled_up=False, created_at__gte=since, created_at__lt=until)
+    fresh_key = {"day": "day", "account_id": "account"}[view]
     for row in spoken_by_day(fresh):
-        yield row["day"], row["account"], row["bucket"], row["n"]
+        yield row[fresh_key], row["bucket"], row["n"]
 
 
 NOBODY = {"account_id": "(none)", "project_id": "(no project)", "asset_id": "(no asset)",
@@ -184,9 +191,12 @@ def usage_report(*, since: datetime, until: datetime, now: datetime | None = Non
         seconds = seconds_of(row["duration"])
         for view in columns:
             add(view, row[view], row["sessions"], seconds)
-    for day, account, bucket, n in latency_rows(since=since, until=until):
-        for view, key in (("day", day), ("account_id", account)):
-            lines[view].setdefault(key, UsageLine(key=key, label="")).starts[bucket] += n
+    for view in LATENCY_VIEWS:
+        for key, bucket, n in latency_counts(view=view, since=since, until=until):
+            line = lines[view].get(key)
+            if line is None:
+                line = lines[view][key] = UsageLine(key=key, label="")
+            line.starts[bucket] += n
 
     names = Names()
     for group in GROUPS:

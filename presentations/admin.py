@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from sessions_app.admin_words import ConsoleWordsAdmin
+
 from .models import Cue, DemoScript, KioskConfig, KioskRun
 
 
@@ -24,10 +26,11 @@ class KioskConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(KioskRun)
-class KioskRunAdmin(admin.ModelAdmin):
+class KioskRunAdmin(ConsoleWordsAdmin):
     list_display = ["kiosk", "session", "heartbeat_at", "ended_at", "end_reason"]
     list_filter = ["kiosk"]
     readonly_fields = ["kiosk", "session", "page_id", "heartbeat_at", "ended_at", "end_reason", "created_at"]
+    console_words = ("end_reason",)
 
     def has_add_permission(self, request):
         return False

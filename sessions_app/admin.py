@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _, pgettext
 
+from .admin_words import ConsoleWordsAdmin
 from .models import Account, Asset, AuditEntry, LiveSession, OperatorBudget, Project, SessionEvent, Utterance
 
 
@@ -78,7 +79,7 @@ class OperatorBudgetAdmin(admin.ModelAdmin):
     search_fields = ["user__username"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ConsoleWordsAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -97,6 +98,7 @@ class LiveSessionAdmin(ReadOnlyAdmin):
     search_fields = ["cloud_session_id", "user_id", "created_by__username"]
     date_hierarchy = "created_at"
     exclude = ["play_stream_addr"]
+    console_words = ("close_reason", "error_message")
 
 
 @admin.register(Utterance)
@@ -104,6 +106,7 @@ class UtteranceAdmin(ReadOnlyAdmin):
     list_display = ["session", "kind", "state", "text", "created_by", "created_at"]
     list_filter = ["kind", "state"]
     search_fields = ["text", "req_id", "session__cloud_session_id"]
+    console_words = ("error",)
 
 
 @admin.register(SessionEvent)
@@ -111,6 +114,10 @@ class SessionEventAdmin(ReadOnlyAdmin):
     list_display = ["session", "kind", "message", "created_at"]
     list_filter = ["kind"]
     search_fields = ["message", "session__cloud_session_id"]
+    console_words = ("message",)
+
+    def console_words_apply(self, obj: SessionEvent) -> bool:
+        return obj.message_is_console_words
 
 
 @admin.register(AuditEntry)
@@ -119,3 +126,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_filter = ["action", "ok", "account"]
     search_fields = ["detail", "actor__username", "session__cloud_session_id"]
     date_hierarchy = "created_at"
+    console_words = ("detail",)
+
+    def console_words_apply(self, obj: AuditEntry) -> bool:
+        return obj.detail_is_console_words

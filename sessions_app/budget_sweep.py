@@ -47,7 +47,7 @@ def session_warn_cap(*, session: LiveSession, budget: budgets.Budget, now: datet
         if changed:
             services.event_record(
                 session=session, kind=SessionEvent.Kind.NOTE,
-                message=f"daily cap: closing in {left} s, {budget.words()}",
+                message=f"daily cap: closing in {left} s, {budget.words().english}",
                 data={"cap_warning": True, "closes_in_seconds": left, "cap": budget.kind},
             )
     return bool(changed)
@@ -55,7 +55,7 @@ def session_warn_cap(*, session: LiveSession, budget: budgets.Budget, now: datet
 
 def session_close_at_cap(*, session: LiveSession, budget: budgets.Budget) -> bool:
     """Close a warned live session whose cap is reached. True if this call closed it."""
-    reason = f"daily cap reached: {budget.words()}"
+    reason = f"daily cap reached: {budget.words().english}"
     condition = Q(status=session.status, is_orphan=False, cap_warned_at__isnull=False)
     return services.session_close_unattended(session=session, reason=reason, action=AuditEntry.Action.CLOSE_CAP,
                                              condition=condition)

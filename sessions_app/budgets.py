@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext_noop
 
+from .live.words import Words
 from .models import Account, LiveSession, OperatorBudget
 from .usage import day_start, seconds_of, session_duration
 
@@ -52,11 +53,15 @@ class Budget:
         """How long until the sessions still running exhaust it."""
         return self.left_seconds / max(self.draining, 1)
 
-    def words(self) -> str:
+    def words(self) -> Words:
+        """What it used, as a close reason, a warning or a refusal says it: `str()` in the active
+        language, `english` for what is stored or told every viewer."""
         values = {"name": self.name, "used": f"{self.used_minutes:.1f}", "cap": self.cap_minutes}
         if self.kind == "account":
-            return gettext("account %(name)s has used %(used)s of its %(cap)s session-minutes for the day") % values
-        return gettext("operator %(name)s has used %(used)s of their %(cap)s session-minutes for the day") % values
+            return Words(gettext_noop("account %(name)s has used %(used)s of its %(cap)s session-minutes for the day"),
+                         **values)
+        return Words(gettext_noop("operator %(name)s has used %(used)s of their %(cap)s session-minutes for the day"),
+                     **values)
 
 
 def _budget(kind: str, name: str, cap: int, rows, day: datetime, now: datetime) -> Budget:
@@ -87,13 +92,14 @@ def budgets_of(*, account: Account, user, day: datetime, now: datetime) -> list[
     return [budget for budget in found if budget is not None]
 
 
-def budget_spent(*, account: Account, user, now: datetime | None = None) -> str | None:
-    """Why a new session of `user` on `account` would go past a cap today, or None if it would not."""
+def budget_spent(*, account: Account, user, now: datetime | None = None) -> Words | None:
+    """Why a new session of `user` on `account` would go past a cap today, or None if it would not:
+    the refusal told to its requester and, in English, the failed create's audit entry."""
     now = now or timezone.now()
     for budget in budgets_of(account=account, user=user, day=day_start(now), now=now):
         if budget.reached:
-            return gettext("%(words)s, all of the daily cap; new sessions are refused until tomorrow "
-                           "unless an admin raises the cap") % {"words": budget.words()}
+            return Words(gettext_noop("%(words)s, all of the daily cap; new sessions are refused until tomorrow "
+                                      "unless an admin raises the cap"), words=budget.words())
     return None
 
 

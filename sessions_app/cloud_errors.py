@@ -2,9 +2,12 @@
 viewer's language.
 
 The one place the console explains a cloud error: services, the audit pages and anything else
-that shows one to a person call `cloud_error_words`.
+that shows one to a person call `cloud_error_words`; what is stored is worded in English
+(`explain_in_english`) and each page shows it in its own language with the same words
+(static/js/cloud-words.js, which tests/console/test_stored_words.py holds to this table).
 """
 
+from django.utils import translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy as _
 
@@ -64,3 +67,10 @@ def cloud_error_words(code: int, message: str = "") -> str:
 
 def explain(exc: TcadhError) -> str:
     return cloud_error_words(exc.code, exc.message)
+
+
+def explain_in_english(exc: TcadhError) -> str:
+    """`explain` as a row stores it, whatever language the request that caused it speaks: in
+    English, which each page puts in its viewer's language (static/js/cloud-words.js)."""
+    with translation.override(None):
+        return explain(exc)

@@ -415,6 +415,12 @@ class SessionEvent(models.Model):
         verbose_name = _("session event")
         verbose_name_plural = _("session events")
 
+    @property
+    def message_is_console_words(self) -> bool:
+        """The console's English (a status change, a speak status, an error), which each page puts in
+        its own language; a bot's answer is the bot's own words."""
+        return self.kind != self.Kind.LLM
+
 
 class AuditEntry(models.Model):
     """One operator action. Rows are written once and never changed."""
@@ -444,10 +450,10 @@ class AuditEntry(models.Model):
         KIOSK_UPDATE = "kiosk_update", _("Change a kiosk")
         KIOSK_OPEN = "kiosk_open", _("Open a kiosk session")
 
-    # Their detail is why the session closed, as the console wrote it: in English, which each page
-    # puts in its own language.
-    REASON_ACTIONS = frozenset({Action.CLOSE, Action.CLOSE_IDLE, Action.CLOSE_ORPHAN, Action.CLOSE_CAP,
-                                Action.RECONCILE_CLOSE})
+    # Their detail is the text an operator had the avatar say. Every other detail is as the console
+    # wrote it (why a session closed, a refusal, a script's name and size): in English, which each
+    # page puts in its own language.
+    SPOKEN_ACTIONS = frozenset({Action.DRIVE_TEXT, Action.DRIVE_STREAM})
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
@@ -478,8 +484,8 @@ class AuditEntry(models.Model):
                    models.Index(fields=["created_at"], condition=models.Q(ok=False), name="audit_failed_created")]
 
     @property
-    def detail_is_reason(self) -> bool:
-        return self.action in self.REASON_ACTIONS
+    def detail_is_console_words(self) -> bool:
+        return self.action not in self.SPOKEN_ACTIONS
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tcadh.client import trtc_room_arguments
@@ -116,8 +116,8 @@ def session_create(*, user, spec: NewSession) -> LiveSession:
     spent = budgets.budget_spent(account=spec.account, user=user)
     if spent is not None:
         audit_record(actor=user, action=action, ok=False, account=spec.account, project=spec.project,
-                     asset=spec.asset, detail=spent)
-        raise ServiceError(spent)
+                     asset=spec.asset, detail=spent.english)
+        raise ServiceError(str(spent))
     client = cloud.client_for(spec.account)
     common = dict(user_id=spec.user_id, protocol=spec.protocol, driver_type=spec.driver_type,
                   stream_max_interval=spec.stream_max_interval)
@@ -181,9 +181,13 @@ def session_mark_started(*, session: LiveSession, user=None, message: str = "sta
 
 def session_start_automatically(*, session: LiveSession) -> bool:
     """Start a session created with auto start. A refusal is shown on the session; the preparing
-    sweep tries again until the session starts or its ready limit closes it."""
+    sweep tries again until the session starts or its ready limit closes it.
+
+    No one is answered: the refusal is stored and logged, so it is worded in English even when a
+    request's language is active (a task run eagerly in the request that queued it)."""
     try:
-        session_start(user=None, session=session)
+        with translation.override(None):
+            session_start(user=None, session=session)
     except ServiceError as exc:
         event_record(session=session, kind=SessionEvent.Kind.ERROR, message=f"automatic start failed: {exc}")
         logger.warning("automatic start of session %s failed: %s", session.pk, exc)
@@ -388,7 +392,7 @@ def session_refresh_preparing(*, session: LiveSession) -> Preparing:
         if exc.retryable and not timed_out:
             logger.warning("statsession for session %s failed, will retry: %s", session.pk, exc)
             return Preparing.WAITING
-        session_mark_failed(session=session, reason=_cloud_message(exc), error_code=exc.code,
+        session_mark_failed(session=session, reason=cloud_errors.explain_in_english(exc), error_code=exc.code,
                             closed_in_cloud=exc.code in CLOSED_IN_CLOUD_CODES)
         return Preparing.ENDED
     if state.status == SessionStatus.READY:

@@ -227,7 +227,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en"
 # Each language named in itself, as the header's switcher shows it.
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The console's catalogues, then the Chinese of installed packages that ship none (their admin pages).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_packages"]
 FORMAT_MODULE_PATH = ["tcadh_console.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True

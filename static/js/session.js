@@ -47,7 +47,7 @@ function render() {
   if (startButton) startButton.disabled = summary.status !== "ready";
   if (closeButton) closeButton.disabled = !LIVE.has(summary.status);
   errorEl.hidden = !summary.error;
-  errorEl.textContent = summary.error || "";
+  errorEl.textContent = summary.error ? consoleWords(summary.error) : "";
   tickElapsed();
 }
 

@@ -4,10 +4,7 @@ of the session is told and what is written stays in English for each page to tra
 tab's language reaches another tab or the tasks the process shares."""
 
 import asyncio
-import json
-import os
 import re
-import subprocess
 
 import pytest
 from channels.db import database_sync_to_async
@@ -26,9 +23,8 @@ from sessions_app.live.words import Words
 from tcadh.channel import HandshakeRefused
 from tcadh.errors import TcadhError
 from tcadh.frames import DriveFailed, MalformedFrame, SpeakStatus
-from tests.conftest import ROOT
 
-from .helpers import create_session, started_session
+from .helpers import create_session, shown_by_the_page, started_session
 from .test_chat import TIMEOUT, receive_until, utterance, utterance_state
 from .test_consumers import connect_as
 
@@ -222,24 +218,6 @@ async def test_a_command_forwarded_to_the_owning_process_is_answered_in_the_tabs
     await ownership.remote_tabs.on_command(message)
     answer = await asyncio.wait_for(layer.receive(tab), 10)
     assert answer["reply"] == {"type": "error", "message": "此会话已不存在"}
-
-
-LABELS_IN_NODE = """
-import vm from "node:vm";
-import { readFileSync } from "node:fs";
-vm.runInThisContext(readFileSync(process.env.CATALOG, "utf8"));
-const { consoleWords } = await import("./static/js/labels.js");
-console.log(JSON.stringify(JSON.parse(readFileSync(0, "utf8")).map(consoleWords)));
-"""
-
-
-def shown_by_the_page(texts: list[str], accept_language: str, tmp_path) -> list[str]:
-    """The texts as a page in that language shows them (labels.js on Django's JavaScript catalog)."""
-    catalog = tmp_path / "jsi18n.js"
-    catalog.write_bytes(Client().get(reverse("javascript-catalog"), HTTP_ACCEPT_LANGUAGE=accept_language).content)
-    result = subprocess.run(["node", "--input-type=module", "-e", LABELS_IN_NODE], cwd=ROOT, input=json.dumps(texts),
-                            env={**os.environ, "CATALOG": str(catalog)}, capture_output=True, text=True, check=True)
-    return json.loads(result.stdout)
 
 
 def test_what_the_chat_writes_for_every_viewer_each_page_shows_in_its_language(db, tmp_path):

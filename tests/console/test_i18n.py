@@ -9,7 +9,9 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.text import capfirst
 
+from presentations.models import Cue, DemoScript, KioskConfig, KioskRun
 from sessions_app import selectors
 from sessions_app.cloud_errors import CLOUD_ERROR_WORDS, cloud_error_words
 from sessions_app.models import AuditEntry, LiveSession, UsageDay
@@ -109,13 +111,14 @@ def test_a_session_status_is_shown_in_the_viewers_language(client, sim, account,
 
 
 # Cloud and wire names, written the same in every language.
-UNTRANSLATED_NAMES = {"ID", "UIN", "appkey", "Accesstoken", "SessionId", "UserId", "ReqId", "VirtualmanProjectId",
+UNTRANSLATED_NAMES = {"ID", "UIN", "User Agent", "HTTP Accept", "appkey", "Accesstoken", "SessionId", "UserId", "ReqId", "VirtualmanProjectId",
                       "AssetVirtualmanKey"}
 
 
 def test_every_model_the_admin_shows_is_named_in_chinese(admin_user):
     for model, model_admin in admin.site._registry.items():
-        if model._meta.app_label != "sessions_app":
+        # The console's own models, and those of a package whose Chinese the console ships (axes).
+        if model._meta.app_label not in ("sessions_app", "presentations", "axes"):
             continue
         excluded = set(model_admin.exclude or ())
         with translation.override("zh-hans"):
@@ -137,6 +140,27 @@ def test_the_admin_lists_in_chinese(client, sim, account, operator, admin_user):
     assert "Accesstoken" in accounts.content.decode() and "并发上限" in accounts.content.decode()
     added = client.get(reverse("admin:sessions_app_account_add"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "该账号每天可用的会话分钟数" in added and "孤立会话自动关闭时间（分钟）" in added
+
+
+def test_the_presentations_admin_is_in_chinese(client, sim, account, admin_user):
+    kiosk = KioskConfig.objects.create(slug="booth", name="Booth", project=account.projects.first())
+    script = DemoScript.objects.create(name="Tour")
+    script.cues.create(position=1, kind=Cue.Kind.PAUSE, pause_seconds=2)
+    client.force_login(admin_user)
+    pages = {name: client.get(reverse(f"admin:presentations_{name}", args=args), HTTP_ACCEPT_LANGUAGE="zh-CN")
+             .content.decode() for name, args in (("kioskconfig_changelist", ()), ("kioskconfig_change", (kiosk.pk,)),
+                                                  ("demoscript_change", (script.pk,)), ("kioskrun_changelist", ()))}
+    assert "招揽间隔（空闲分钟数）" in pages["kioskconfig_change"] and "地址（slug）" in pages["kioskconfig_change"]
+    assert "演示者备注" in pages["demoscript_change"] and "停顿" in pages["demoscript_change"]
+    assert "展台运行记录" in pages["kioskrun_changelist"]
+    with translation.override("en"):
+        english = {capfirst(str(name)) for model in (KioskConfig, KioskRun, DemoScript, Cue)
+                   for name in [model._meta.verbose_name, model._meta.verbose_name_plural]
+                   + [field.verbose_name for field in model._meta.get_fields() if field.concrete]}
+    assert "Attract every (minutes idle)" in english and "Kiosk runs" in english
+    for name, page in pages.items():
+        shown = [word for word in english if re.search(rf">\s*{re.escape(word)}:?\s*<", page)]
+        assert shown == [], name
 
 
 def test_dates_are_written_as_the_viewers_language_writes_them(client, admin_user):

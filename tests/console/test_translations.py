@@ -95,6 +95,16 @@ def test_each_compiled_catalogue_matches_its_po(domain):
             f"{mo_path} is older than its .po: run manage.py translations and commit it"
 
 
+def test_the_packages_catalogue_is_complete_and_compiled():
+    """locale_packages/: the Chinese of installed packages' admin pages, kept by hand."""
+    for locale in catalogue_locales():
+        po_path = ROOT / "locale_packages" / locale / "LC_MESSAGES" / "django.po"
+        po = polib.pofile(str(po_path))
+        assert len(po) > 20 and _problems(po) == []
+        assert _entries(polib.mofile(str(po_path.with_suffix(".mo")))) == _entries(po), \
+            f"{po_path.with_suffix('.mo')} is older than its .po: run manage.py translations and commit it"
+
+
 def test_the_checks_catch_an_empty_a_fuzzy_and_a_broken_translation():
     po = polib.POFile()
     po.append(polib.POEntry(msgid="Close", msgstr=""))

@@ -16,7 +16,7 @@ from tcadh.frames import AUDIO_PACKET_BYTES, TEXT_MAX_BYTES
 from tests.conftest import Simulator
 
 from .helpers import started_session
-from .test_chat import open_tab, receive_until, sim_frames, utterance_state
+from .chat_tabs import open_tab, receive_until, sim_frames, utterance_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

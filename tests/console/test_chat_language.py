@@ -17,16 +17,14 @@ from django.utils import timezone, translation
 from sessions_app.budgets import Budget
 from sessions_app.languages import scope_language
 from sessions_app.live import database, inbox, ownership, relay
-from sessions_app.live.relay import relays
 from sessions_app.live.utterances import downstream_outcome
 from sessions_app.live.words import Words
 from tcadh.channel import HandshakeRefused
 from tcadh.errors import TcadhError
 from tcadh.frames import DriveFailed, MalformedFrame, SpeakStatus
 
+from .chat_tabs import open_tab, quick_relay, receive_until, relays_closed, utterance, utterance_state  # noqa: F401
 from .helpers import create_session, shown_by_the_page, started_session
-from .test_chat import TIMEOUT, receive_until, utterance, utterance_state
-from .test_consumers import connect_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,25 +37,6 @@ NO_STREAM = {"en": "no stream is open; send action start before end",
 NOT_JSON = {"en": "the message is not valid JSON", "zh": "消息不是有效的 JSON"}
 BACKED_UP = {"en": "the avatar's connection is backed up; wait a moment and try again",
              "zh": "数字人连接拥堵；请稍候再试"}
-
-
-@pytest.fixture(autouse=True)
-def quick_relay(settings):
-    settings.TCADH_RELAY_GRACE_SECONDS = 0
-    settings.TCADH_RELAY_BACKOFF_SECONDS = 0.05
-
-
-@pytest.fixture(autouse=True)
-async def relays_closed():
-    yield
-    await relays.close_all()
-
-
-async def open_tab(user, session, **browser):
-    tab = await connect_as(user, f"/ws/sessions/{session.pk}/chat/", **browser)
-    connected, _ = await tab.connect(timeout=TIMEOUT)
-    assert connected
-    return tab
 
 
 async def refusal(tab) -> str:

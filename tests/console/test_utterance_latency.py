@@ -13,7 +13,7 @@ from sessions_app.accounts import account_register
 from tests.conftest import Simulator
 
 from .helpers import started_session
-from .test_chat import open_tab, receive_until, relays_closed, quick_relay, speak, utterance, utterance_state  # noqa: F401
+from .chat_tabs import open_tab, quick_relay, receive_until, relays_closed, speak, utterance, utterance_state  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

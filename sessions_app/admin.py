@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.utils.translation import gettext_lazy as _, pgettext
 
 from .admin_words import ConsoleWordsAdmin
@@ -48,6 +49,9 @@ class AssetInline(admin.TabularInline):
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     form = AccountAdminForm
+    # The admin builds its forms from the model's fields again (the list's editable columns too):
+    # a gateway typed without a scheme is an HTTPS one there as well.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "uin", "base_url", "appkey", "concurrency_limit", "daily_minutes_cap", "accesstoken_state"]
     list_editable = ["concurrency_limit", "daily_minutes_cap"]
     search_fields = ["name", "uin", "appkey"]

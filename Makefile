@@ -20,7 +20,8 @@ run: $(INSTALLED) $(NODE_INSTALLED)
 test: $(INSTALLED) $(NODE_INSTALLED)
 	@$(MAKE) --no-print-directory system-packages PACKAGES="$(TEST_PACKAGES)"
 	$(BIN)/python -m pytest -n auto --dist worksteal
-	$(BIN)/python -m pytest tests/browser -p no:asyncio -W ignore::pytest.PytestConfigWarning; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
+	@echo "Browser tier (two processes, each with a console of its own; a test file stays in one):"
+	$(BIN)/python -m pytest tests/browser -p no:asyncio -W ignore::pytest.PytestConfigWarning -n 2 --dist loadfile; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 	@echo "Scale-out tier (PostgreSQL and Redis on 127.0.0.1; skipped with the reason when they do not answer):"
 	$(BIN)/python -m pytest tests/scaleout -p no:asyncio -W ignore::pytest.PytestConfigWarning -rs
 	@echo "Chaos tier (the same servers; faults and process kills; prints leaked / stuck / lost counts):"

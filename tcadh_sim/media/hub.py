@@ -172,9 +172,12 @@ class StreamHub:
         # means a response that is never sent cannot leave a viewer behind.
         if stream.closed:
             return
-        viewer = stream.fanout.add_viewer()
+        # The encoder first: a new run clears what the stopped one left in the fanout, which a
+        # viewer added before would be sent, followed by the new run's header and timestamps from
+        # zero again, a stream a player stalls on.
         if stream.encoder is None:
             self._start_encoder(stream)
+        viewer = stream.fanout.add_viewer()
         try:
             while (chunk := await viewer.next_chunk()) is not None:
                 yield chunk

@@ -92,6 +92,8 @@ def test_presenter_drives_the_audience_view(console, page):
     spoken = page.get_by_role("log", name="Transcript").locator("li .text").all_inner_texts()
     assert [re.sub(r"<[^>]+>", "", text) for text in spoken] == CUES
     audience.close()
+    page.get_by_role("button", name="Close session").click()
+    expect(page.locator("#session-status")).to_have_text("closed", timeout=15_000)
 
 
 def test_the_presenter_speaks_through_the_microphone(console, page):

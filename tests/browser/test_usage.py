@@ -14,9 +14,9 @@ from .conftest import Console, log_in, screenshot
 
 SWEEP_SECONDS = "2"
 # What the capped operator's earlier sessions of the day used before the live one starts: the live
-# session then reaches a one-minute cap in half a minute, time enough to open and reload the
-# presenter view on its warning.
-SPENT_SECONDS = 30
+# session then reaches a one-minute cap in 15 s, time enough (three times what it takes on a
+# loaded machine) to open and reload the presenter view on its warning.
+SPENT_SECONDS = 45
 SPEND = """
 from datetime import timedelta
 from django.contrib.auth.models import User
@@ -40,12 +40,12 @@ if short > 0:
 
 
 @pytest.fixture(scope="module")
-def usage_console(tmp_path_factory):
+def usage_console(tmp_path_factory, migrated_database):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TCADH_SWEEP_IDLE_SECONDS", SWEEP_SECONDS)
-        running = Console(tmp_path_factory.mktemp("usage-console"))
+        running = Console(tmp_path_factory.mktemp("usage-console"), migrated_database)
     yield running
-    running.stop()
+    running.terminate()  # waited for at the end of the run, with any other (consoles_stop_together)
 
 
 def session_times(console, pk: int) -> dict:
@@ -114,13 +114,14 @@ def test_a_daily_cap_warns_then_closes_a_live_session_and_refuses_the_next(usage
     page.get_by_label("Daily cap (session-minutes)").fill("1")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("was added successfully")).to_be_visible()
+    script = demo_script(usage_console)
     spend_today(usage_console, "admin", SPENT_SECONDS)
 
     create_session(page, usage_console)
     status = page.get_by_role("status")
     expect(status).to_have_text(re.compile("preparing|ready|started"))
     presenter = page.context.new_page()
-    presenter.goto(f"{usage_console.url}/present/sessions/{session_pk(page)}/presenter/?script={demo_script(usage_console)}")
+    presenter.goto(f"{usage_console.url}/present/sessions/{session_pk(page)}/presenter/?script={script}")
     history = page.get_by_role("list", name="Session history")
     expect(history).to_contain_text("daily cap: closing in", timeout=30_000)
     counting_down = re.compile(r"The daily cap closes this session in \d+ s\.")

@@ -192,8 +192,12 @@ async def test_viewers_share_one_encoder_and_a_late_viewer_starts_at_a_keyframe(
     assert not hub.stats(SESSION).encoding
 
     again = hub.flv_response(SESSION).body_iterator
-    _, video, _ = decode(await read_for(again, 0.8))
+    rejoined = await read_for(again, 0.8)
     await again.aclose()
+    # The new run's header alone: the stopped run's last frames before it, then a second header
+    # and timestamps from zero again, stall a browser's player.
+    assert rejoined.find(b"FLV\x01", 1) == -1, "a second FLV header in the stream"
+    _, video, _ = decode(rejoined)
     assert video and video[0].key_frame
     assert hub.stats(SESSION).encoder_runs == 2
 

@@ -2,7 +2,6 @@
 well-formed, real-time-paced SEND_AUDIO packets; a typed sentence shows its speaking states."""
 
 import re
-import statistics
 import time
 
 from playwright.sync_api import expect
@@ -68,14 +67,16 @@ def test_hold_the_microphone_then_type_a_sentence(console, page):
     assert 0 <= base64_chars(data[-1]) <= PACKET_BASE64_CHARS
     assert final["data"]["IsFinal"] and base64_chars(final) == 0
 
-    # Live capture sends each 160 ms packet as it is filled: after the first six, one every
-    # 120-160 ms (real-time factor 0.75-1), with room for scheduling jitter on a loaded machine.
+    # Live capture sends each 160 ms packet as it is filled: after the first six, the packets
+    # span at least 120 ms each (real-time factor 0.75), where a page sending what it buffered in
+    # a burst would take next to no time. Only this lower bound over the whole span is asserted:
+    # a loaded machine delays packets (so a single interval says little), never sends them before
+    # they are captured, and the packet count above already says the 2 s hold was captured whole.
     paced = [b["t"] - a["t"] for a, b in zip(data[6:-1], data[7:-1])]
     print(f"audio packets: {len(data)}, intervals after the first six (s): {[round(p, 3) for p in paced]}")
     assert paced, "too few packets after the first six to judge pacing"
-    assert 0.12 <= statistics.median(paced) <= 0.17, paced
     span = data[-2]["t"] - data[6]["t"]
-    assert 0.12 * len(paced) <= span <= 0.17 * len(paced), (span, paced)
+    assert span >= 0.12 * len(paced), (span, paced)
 
     log = page.get_by_role("log")
     audio_entry = log.locator("li", has_text="(audio")
